@@ -1,0 +1,1 @@
+"""Answering: input checks, retrieval, composition of a cited answer."""

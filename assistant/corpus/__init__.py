@@ -1,0 +1,1 @@
+"""Corpus: bundled Markdown documents, the official EUR-Lex text, and chunking."""

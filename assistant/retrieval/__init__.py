@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, vector store, lexical index, glossary expansion and hybrid fusion."""

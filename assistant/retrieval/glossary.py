@@ -1,0 +1,75 @@
+"""FR<->EN GDPR glossary used for query expansion, built from the corpus glossary documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..types import SourceDoc
+from .text import analyze
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    """One concept with its terms in both languages (preferred term first)."""
+
+    key: str
+    fr: tuple[str, ...]
+    en: tuple[str, ...]
+
+
+def entries_from_docs(docs: list[SourceDoc]) -> list[GlossaryEntry]:
+    """Pair the FR and EN glossary documents by translation key."""
+    by_key: dict[str, dict[str, tuple[str, ...]]] = {}
+    for d in docs:
+        if d.kind == "glossary":
+            by_key.setdefault(d.translation_key, {})[d.lang] = tuple(str(t) for t in d.extra["terms"])
+    return [GlossaryEntry(k, v.get("fr", ()), v.get("en", ())) for k, v in sorted(by_key.items()) if v]
+
+
+class Glossary:
+    """Finds glossary terms in a question and returns the terms of the same concepts in each language."""
+
+    def __init__(self, entries: list[GlossaryEntry], max_terms: int = 3):
+        self.entries = entries
+        self.max_terms = max_terms
+        # (stems of a term in its language, entry index, language)
+        self._patterns: list[tuple[tuple[str, ...], int, str]] = []
+        for i, e in enumerate(entries):
+            for lang, terms in (("fr", e.fr), ("en", e.en)):
+                for t in terms:
+                    stems = tuple(analyze(t, lang))
+                    if stems:
+                        self._patterns.append((stems, i, lang))
+
+    def matches(self, question: str) -> list[GlossaryEntry]:
+        """Entries one of whose terms occurs in the question (stemmed, accent-folded, in order)."""
+        q = {"fr": analyze(question, "fr"), "en": analyze(question, "en")}
+        found: list[int] = []
+        for stems, i, lang in self._patterns:
+            if i not in found and _contains(q[lang], stems):
+                found.append(i)
+        return [self.entries[i] for i in found]
+
+    def expand(self, question: str) -> dict[str, list[str]]:
+        """Expansion terms per language for the concepts found in the question."""
+        out: dict[str, list[str]] = {"fr": [], "en": []}
+        for e in self.matches(question):
+            out["fr"].extend(e.fr[: self.max_terms])
+            out["en"].extend(e.en[: self.max_terms])
+        return out
+
+    def to_json(self) -> list[dict]:
+        """Serialisable form."""
+        return [{"key": e.key, "fr": list(e.fr), "en": list(e.en)} for e in self.entries]
+
+    @classmethod
+    def from_json(cls, data: list[dict]) -> Glossary:
+        """Inverse of ``to_json``."""
+        return cls([GlossaryEntry(d["key"], tuple(d["fr"]), tuple(d["en"])) for d in data])
+
+
+def _contains(seq: list[str], sub: tuple[str, ...]) -> bool:
+    n = len(sub)
+    if n == 1:
+        return sub[0] in seq
+    return any(tuple(seq[i:i + n]) == sub for i in range(len(seq) - n + 1))

@@ -1,0 +1,165 @@
+"""Build and open the index: Chroma vectors + BM25 + glossary + the chunk manifest.
+
+Layout in the data dir::
+
+    index/CURRENT              name of the live generation (replaced atomically)
+    index/gen-000007/          chunks.json, lexical.json, glossary.json, build.json
+    chroma/                    the Chroma collection (content-hash ids; shared by generations)
+
+A build embeds only chunks whose id is not yet in Chroma, writes a new generation, and switches
+CURRENT last: if anything fails before that, the previous generation keeps serving. Vectors of
+chunks no longer in the live generation are deleted after the switch; readers ignore ids that are
+not in their own generation, so a half-finished cleanup is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..corpus.chunking import chunk_all
+from ..corpus.eurlex import load_official
+from ..corpus.loader import load_corpus
+from ..errors import AssistantError, IndexBuildError, IndexMissingError
+from ..types import Chunk
+from .glossary import Glossary, entries_from_docs
+from .lexical import BM25Index
+
+BUILD_COMMAND = "gdpr-assistant index"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one `index` run did."""
+
+    generation: str
+    chunks: int
+    embedded: int
+    reused: int
+    removed: int
+    documents: int
+    official_languages: tuple[str, ...]
+    seconds: float
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        off = ", ".join(self.official_languages) or "none (bundled corpus only)"
+        return (f"index {self.generation}: {self.chunks} chunks from {self.documents} documents "
+                f"(official text: {off}); embedded {self.embedded}, reused {self.reused}, "
+                f"removed {self.removed} in {self.seconds:.1f} s")
+
+
+@dataclass
+class IndexData:
+    """The live generation loaded in memory."""
+
+    generation: str
+    chunks: dict[str, Chunk]
+    lexical: dict[str, BM25Index]
+    glossary: Glossary
+    info: dict
+
+
+def _write_json(path: Path, data) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+
+
+def current_generation(index_dir: Path) -> str | None:
+    """Name of the live generation, or None when no index was built."""
+    p = index_dir / "CURRENT"
+    if not p.exists():
+        return None
+    name = p.read_text().strip()
+    return name if (index_dir / name / "chunks.json").exists() else None
+
+
+def build_index(settings, embedder, store, progress: bool = False) -> BuildReport:
+    """Build (incrementally) and switch to a new index generation; atomic for readers."""
+    t0 = time.perf_counter()
+    docs = load_corpus(settings.corpus_dir)
+    official = load_official(settings.official_dir)
+    chunks = chunk_all(docs, official)
+    if not chunks:
+        raise IndexBuildError(
+            f"nothing to index: {settings.corpus_dir} has no documents and no official text was imported "
+            "(run `gdpr-assistant corpus import-eurlex FILE`)")
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    stored = store.ids()
+    new = [c for c in chunks if c.id not in stored]
+    try:
+        batch = 128
+        bar = None
+        if progress and new:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(new), desc="embedding", unit="chunk")
+        for i in range(0, len(new), batch):
+            part = new[i:i + batch]
+            vectors = embedder.embed_documents([c.search_text for c in part])
+            store.add([c.id for c in part], vectors, [c.metadata() for c in part])
+            if bar:
+                bar.update(len(part))
+        if bar:
+            bar.close()
+        tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".building-"))
+        _write_json(tmp / "chunks.json", [asdict(c) for c in chunks])
+        lexical = {lang: BM25Index.build(lang, [(c.id, c.search_text) for c in chunks if c.lang == lang])
+                   for lang in ("fr", "en")}
+        _write_json(tmp / "lexical.json", {lang: idx.to_json() for lang, idx in lexical.items()})
+        _write_json(tmp / "glossary.json", Glossary(entries_from_docs(docs)).to_json())
+        previous = current_generation(index_dir)
+        number = int(previous.split("-")[1]) + 1 if previous else 1
+        generation = f"gen-{number:06d}"
+        info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),
+                "documents": len(docs), "official": [t.lang for t in official],
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        _write_json(tmp / "build.json", info)
+        target = index_dir / generation
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+        pointer = index_dir / ".CURRENT.tmp"
+        pointer.write_text(generation)
+        os.replace(pointer, index_dir / "CURRENT")  # the switch: atomic on POSIX
+    except AssistantError:
+        raise
+    except Exception as e:
+        raise IndexBuildError(f"index build failed ({type(e).__name__}: {e}); the previous index still serves") from e
+    finally:
+        for leftover in index_dir.glob(".building-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    live = {c.id for c in chunks}
+    stale = [i for i in stored if i not in live]
+    if stale:
+        store.delete(stale)
+    for old in index_dir.glob("gen-*"):
+        if old.name not in (generation, previous):
+            shutil.rmtree(old, ignore_errors=True)
+    return BuildReport(generation=generation, chunks=len(chunks), embedded=len(new),
+                       reused=len(chunks) - len(new), removed=len(stale), documents=len(docs),
+                       official_languages=tuple(t.lang for t in official), seconds=time.perf_counter() - t0)
+
+
+def load_index(index_dir: Path) -> IndexData:
+    """Load the live generation; IndexMissingError says which command builds it."""
+    generation = current_generation(index_dir)
+    if generation is None:
+        raise IndexMissingError(f"no index in {index_dir.parent}: build it with `{BUILD_COMMAND}` "
+                                "(or `make run`, which also imports the official text)")
+    d = index_dir / generation
+    try:
+        chunks = {c["id"]: Chunk(**c) for c in json.loads((d / "chunks.json").read_text(encoding="utf-8"))}
+        lex = json.loads((d / "lexical.json").read_text(encoding="utf-8"))
+        lexical = {lang: BM25Index.from_json(v) for lang, v in lex.items()}
+        glossary = Glossary.from_json(json.loads((d / "glossary.json").read_text(encoding="utf-8")))
+        info = json.loads((d / "build.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise IndexMissingError(f"the index in {d} is unreadable ({e}): rebuild it with `{BUILD_COMMAND}`") from None
+    return IndexData(generation=generation, chunks=chunks, lexical=lexical, glossary=glossary, info=info)

@@ -1,0 +1,65 @@
+"""A BM25 lexical index, one per language, with stemming and accent folding; stored as JSON."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+from .text import analyze
+
+
+class BM25Index:
+    """Okapi BM25 over the chunks of one language."""
+
+    def __init__(self, lang: str, ids: list[str], postings: dict[str, list[list[int]]],
+                 lengths: list[int], k1: float = 1.2, b: float = 0.75):
+        self.lang = lang
+        self.ids = ids
+        self.postings = postings  # term -> [[doc index, term frequency], ...]
+        self.lengths = lengths
+        self.k1, self.b = k1, b
+        n = len(ids)
+        self.avgdl = (sum(lengths) / n) if n else 1.0
+        self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
+
+    @classmethod
+    def build(cls, lang: str, items: list[tuple[str, str]]) -> BM25Index:
+        """Index (chunk id, text) pairs, all in ``lang``."""
+        ids, lengths = [], []
+        postings: dict[str, list[list[int]]] = defaultdict(list)
+        for i, (cid, text) in enumerate(items):
+            terms = analyze(text, lang)
+            ids.append(cid)
+            lengths.append(len(terms))
+            for term, tf in Counter(terms).items():
+                postings[term].append([i, tf])
+        return cls(lang, ids, dict(postings), lengths)
+
+    def search(self, query: str, n: int, extra_terms: list[str] | None = None) -> list[tuple[str, float]]:
+        """The ``n`` best chunks for a query (with optional expansion text), best first."""
+        terms = analyze(query, self.lang)
+        weights = Counter({t: 1.0 for t in terms})
+        # Expansion terms count half: they widen recall without drowning the user's own words.
+        for t in analyze(" ".join(extra_terms or []), self.lang):
+            weights[t] = max(weights[t], 0.5)
+        scores: dict[int, float] = defaultdict(float)
+        k1, b, avgdl = self.k1, self.b, self.avgdl
+        for term, w in weights.items():
+            plist = self.postings.get(term)
+            if not plist:
+                continue
+            idf = self.idf[term] * w
+            for doc, tf in plist:
+                dl = self.lengths[doc]
+                scores[doc] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return [(self.ids[d], s) for d, s in best]
+
+    def to_json(self) -> dict:
+        """Serialisable form."""
+        return {"lang": self.lang, "ids": self.ids, "postings": self.postings, "lengths": self.lengths}
+
+    @classmethod
+    def from_json(cls, d: dict) -> BM25Index:
+        """Inverse of ``to_json``."""
+        return cls(d["lang"], d["ids"], d["postings"], d["lengths"])

@@ -1,0 +1,75 @@
+"""Hybrid retrieval: glossary expansion, dense (Chroma) + lexical (BM25 FR and EN), weighted RRF, dedup."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..errors import IndexMissingError
+from ..types import Hit
+from .fusion import dedupe_by_group, reciprocal_rank_fusion, to_hits
+from .index import BUILD_COMMAND, IndexData, load_index
+from .text import detect_language
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The result of one retrieval: ranked hits and what was used to get them."""
+
+    hits: list[Hit]
+    language: str
+    expansions: dict
+    best_similarity: float
+    best_lexical: float
+    timings_ms: dict = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """Retrieves the chunks that answer a question, one per article or corpus item."""
+
+    def __init__(self, settings, embedder, store, index: IndexData | None = None):
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.index = index or load_index(settings.index_dir)
+        built_with = self.index.info.get("embedder")
+        if built_with and built_with != embedder.name:
+            raise IndexMissingError(
+                f"the index was built with embedder {built_with}, not {embedder.name}: rebuild it with `{BUILD_COMMAND}`")
+
+    def retrieve(self, question: str, k: int | None = None, language: str | None = None,
+                 context: str = "") -> Retrieval:
+        """Best ``k`` hits for a question; ``context`` (a previous turn) widens the search for follow-ups."""
+        s = self.settings
+        k = k or s.top_k
+        t0 = time.perf_counter()
+        lang = language or detect_language(question, s.default_language)
+        query = f"{context}\n{question}".strip() if context else question
+        expansions = self.index.glossary.expand(query)
+        t1 = time.perf_counter()
+        dense_text = " ".join([query] + expansions["en"])
+        dense = [(cid, sim) for cid, sim in self.store.query(self.embedder.embed_query(dense_text), s.candidates * 2)
+                 if cid in self.index.chunks][: s.candidates]
+        t2 = time.perf_counter()
+        lexical = {lg: idx.search(query, s.candidates, extra_terms=expansions[lg])
+                   for lg, idx in self.index.lexical.items()}
+        t3 = time.perf_counter()
+        rankings = [([cid for cid, _ in dense], s.dense_weight)]
+        rankings += [([cid for cid, _ in res], s.lexical_weight) for res in lexical.values()]
+        fused = reciprocal_rank_fusion(rankings, k=s.rrf_k)
+        similarities = dict(dense)
+        ranks: dict[str, dict] = {}
+        for name, res in [("dense", dense)] + [(f"lexical_{lg}", r) for lg, r in lexical.items()]:
+            for rank, (cid, _) in enumerate(res, start=1):
+                ranks.setdefault(cid, {})[name] = rank
+        scored = [(self.index.chunks[cid], score) for cid, score in fused.items()]
+        deduped = dedupe_by_group(scored, lang)[:k]
+        hits = to_hits(deduped, similarities, ranks)
+        t4 = time.perf_counter()
+        best_lex = max((res[0][1] for res in lexical.values() if res), default=0.0)
+        return Retrieval(
+            hits=hits, language=lang, expansions=expansions,
+            best_similarity=max((sim for _, sim in dense), default=0.0), best_lexical=best_lex,
+            timings_ms={"expand": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000, "lexical": (t3 - t2) * 1000,
+                        "fuse": (t4 - t3) * 1000, "retrieve": (t4 - t0) * 1000},
+        )

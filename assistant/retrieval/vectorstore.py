@@ -1,0 +1,86 @@
+"""Chroma vector store: a persistent client in the data dir, or a Chroma server by CHROMA_URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..errors import VectorStoreUnavailable
+
+BATCH = 1000
+
+
+class ChromaVectorStore:
+    """One Chroma collection of chunk embeddings (cosine space), keyed by content-hash chunk ids."""
+
+    def __init__(self, collection_name: str, path: Path | None = None, url: str = ""):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        self.where = url or str(path)
+        try:
+            if url:
+                u = urlparse(url)
+                self.client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https",
+                                                  settings=chroma_settings)
+                self.client.heartbeat()
+            else:
+                Path(path).mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self.collection = self.client.get_or_create_collection(
+                collection_name, metadata={"hnsw:space": "cosine"})
+        except Exception as e:  # chromadb raises many types; all mean "cannot use the store"
+            if url:
+                raise VectorStoreUnavailable(
+                    f"cannot reach the Chroma server at {url} ({type(e).__name__}): start it with "
+                    f"`chroma run --path DIR --port {urlparse(url).port or 8000}` or unset CHROMA_URL") from None
+            raise VectorStoreUnavailable(f"cannot open the Chroma store in {path}: {e}") from None
+
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            raise VectorStoreUnavailable(f"the Chroma store at {self.where} failed: {type(e).__name__}: {e}") from None
+
+    def ids(self) -> set[str]:
+        """Every id stored."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self._call(self.collection.get, include=[], limit=BATCH, offset=offset)
+            out.update(got["ids"])
+            if len(got["ids"]) < BATCH:
+                return out
+            offset += BATCH
+
+    def add(self, ids: list[str], embeddings: np.ndarray, metadatas: list[dict]) -> None:
+        """Add (or overwrite) vectors."""
+        for i in range(0, len(ids), BATCH):
+            self._call(self.collection.upsert, ids=ids[i:i + BATCH],
+                       embeddings=[e.tolist() for e in embeddings[i:i + BATCH]],
+                       metadatas=metadatas[i:i + BATCH])
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove vectors."""
+        for i in range(0, len(ids), BATCH):
+            self._call(self.collection.delete, ids=ids[i:i + BATCH])
+
+    def query(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ``n`` nearest ids with their cosine similarity, best first."""
+        count = self._call(self.collection.count)
+        if count == 0:
+            return []
+        res = self._call(self.collection.query, query_embeddings=[embedding.tolist()], n_results=min(n, count),
+                         include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+def open_store(settings, embedder_name: str) -> ChromaVectorStore:
+    """The store for this embedder, persistent in the data dir or on the server in CHROMA_URL."""
+    name = f"chunks-{embedder_name}"[:60]
+    if settings.chroma_url:
+        return ChromaVectorStore(name, url=settings.chroma_url)
+    return ChromaVectorStore(name, path=settings.chroma_dir)
