@@ -17,8 +17,9 @@ def fetch_official(settings, langs=("fr", "en")) -> list[OfficialText]:
         url = settings.eurlex_url_template.replace("{LANG}", EURLEX_LANG[lang])
         hint = ("download the file in a browser and run `gdpr-assistant corpus import-eurlex FILE`")
         try:
-            resp = requests.get(url, timeout=settings.fetch_timeout,
-                                headers={"User-Agent": "gdpr-assistant (+https://github.com/)"})
+            with requests.Session() as session:  # closes its sockets even when the request fails
+                resp = session.get(url, timeout=settings.fetch_timeout,
+                                   headers={"User-Agent": "gdpr-assistant"})
         except requests.Timeout:
             raise FetchError(f"EUR-Lex did not answer within {settings.fetch_timeout:g} s ({url}); "
                              f"try again, raise ASSISTANT_FETCH_TIMEOUT, or {hint}") from None

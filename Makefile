@@ -1,0 +1,47 @@
+# `make run` and `make test` do all set-up on a fresh machine (Python 3.11, Debian).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= data
+PORT   ?= 8000
+EURLEX_DIR ?= ../shared/data/gdpr/eurlex
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ASSISTANT_EURLEX_DIR ?= $(abspath $(EURLEX_DIR))
+
+.PHONY: install run index official test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# CPU build of torch first: a bare `torch` would pull several GB of CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Official text: import the EUR-Lex files when they are on disk, else try to download them.
+official: install
+	@if [ -f "$(ASSISTANT_EURLEX_DIR)/L_2016119FR.01000101.html" ] && [ -f "$(ASSISTANT_EURLEX_DIR)/L_2016119EN.01000101.html" ]; then \
+	  $(BIN)/gdpr-assistant --data-dir $(DATA) corpus import-eurlex "$(ASSISTANT_EURLEX_DIR)"/L_2016119FR.01000101.html "$(ASSISTANT_EURLEX_DIR)"/L_2016119EN.01000101.html; \
+	elif [ -f "$(DATA)/official/gdpr-fr.json" ]; then echo "official text already imported"; \
+	else $(BIN)/gdpr-assistant --data-dir $(DATA) corpus fetch || echo "note: no official text (offline); serving the bundled corpus alone"; fi
+
+index: official
+	$(BIN)/gdpr-assistant --data-dir $(DATA) index
+
+run: index
+	$(BIN)/gdpr-assistant --data-dir $(DATA) serve --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check assistant tests bench
+
+bench: install
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) $(DATA) .pytest_cache test-output

@@ -1,0 +1,70 @@
+"""Shared fixtures: settings in tmp dirs, the official EUR-Lex files, a real index built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE_CORPUS = FIXTURES / "corpus"
+EURLEX_FILES = {"fr": "L_2016119FR.01000101.html", "en": "L_2016119EN.01000101.html"}
+
+
+def make_settings(data_dir: Path, **kw) -> Settings:
+    """Settings for a test: everything in ``data_dir``, the environment ignored."""
+    return Settings.from_env(environ={}, data_dir=data_dir, **kw)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings over an empty data dir and a copy of the fixture corpus."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(FIXTURE_CORPUS, corpus)
+    return make_settings(tmp_path / "data", corpus_dir=corpus)
+
+
+@pytest.fixture(scope="session")
+def eurlex_dir() -> Path:
+    """The official EUR-Lex files: required in CI, skipped (with the fetch command) elsewhere."""
+    d = Settings.from_env().eurlex_dir
+    missing = [n for n in EURLEX_FILES.values() if not (d / n).is_file()]
+    if missing:
+        msg = (f"official EUR-Lex files missing in {d}: {', '.join(missing)}; get them with "
+               "`gdpr-assistant corpus fetch` (then set ASSISTANT_EURLEX_DIR) ")
+        if os.environ.get("CI"):
+            pytest.fail(msg + "(CI requires them)")
+        pytest.skip(msg)
+    return d
+
+
+@pytest.fixture(scope="session")
+def official_texts(eurlex_dir):
+    """Both languages parsed from the real files."""
+    from assistant.corpus.eurlex import parse_eurlex
+
+    return {lang: parse_eurlex((eurlex_dir / name).read_bytes(), source=name) for lang, name in EURLEX_FILES.items()}
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory, eurlex_dir):
+    """A real index (packaged model, persistent Chroma) of the official text (FR+EN) and the fixture corpus."""
+    from assistant.corpus.eurlex import import_file
+    from assistant.retrieval.embeddings import make_embedder
+    from assistant.retrieval.index import build_index
+    from assistant.retrieval.vectorstore import open_store
+
+    root = tmp_path_factory.mktemp("real")
+    s = make_settings(root / "data", corpus_dir=FIXTURE_CORPUS)
+    for name in EURLEX_FILES.values():
+        import_file(eurlex_dir / name, s.official_dir)
+    embedder = make_embedder(s)
+    report = build_index(s, embedder, open_store(s, embedder.name))
+    return s, report

@@ -1,0 +1,105 @@
+"""Pure functions: text analysis, language detection, BM25, glossary expansion, RRF and dedup."""
+
+import pytest
+
+from assistant.retrieval.fusion import dedupe_by_group, reciprocal_rank_fusion
+from assistant.retrieval.glossary import Glossary, GlossaryEntry
+from assistant.retrieval.lexical import BM25Index
+from assistant.retrieval.text import analyze, detect_language, fold
+from assistant.types import Chunk
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Données À Caractère Personnel", "donnees a caractere personnel"),
+    ("cœur", "coeur"),
+    ("l’article", "l'article"),
+])
+def test_fold(text, expected):
+    assert fold(text) == expected
+
+
+@pytest.mark.parametrize("text,lang,expected", [
+    ("Les données personnelles", "fr", ["donne", "personnel"]),
+    ("the processing of personal data", "en", ["process", "person", "data"]),
+])
+def test_analyze_stems_and_drops_stopwords(text, lang, expected):
+    assert analyze(text, lang) == expected
+
+
+def test_accent_folding_makes_stems_match():
+    assert analyze("délégué", "fr") == analyze("delegue", "fr")
+
+
+@pytest.mark.parametrize("q,lang", [
+    ("Qui doit désigner un délégué à la protection des données ?", "fr"),
+    ("Le droit à la portabilité, comment ça marche ?", "fr"),
+    ("on s'est fait pirater, on fait quoi", "fr"),
+    ("What is the right to be forgotten?", "en"),
+    ("Does the GDPR apply outside the European Union?", "en"),
+    ("we got hacked what now", "en"),
+])
+def test_detect_language(q, lang):
+    assert detect_language(q) == lang
+
+
+def test_detect_language_default_when_unsure():
+    assert detect_language("RGPD", default="en") == "en"
+    assert detect_language("12345", default="fr") == "fr"
+
+
+def test_bm25_ranks_the_matching_document_first():
+    idx = BM25Index.build("en", [("a", "notification of a personal data breach within 72 hours"),
+                                 ("b", "the right to erasure of personal data"),
+                                 ("c", "designation of the data protection officer")])
+    assert [cid for cid, _ in idx.search("breach notification", 3)][0] == "a"
+    assert idx.search("zebra", 3) == []
+    again = BM25Index.from_json(idx.to_json())
+    assert again.search("erasure", 1)[0][0] == "b"
+
+
+def test_bm25_expansion_terms_widen_recall():
+    idx = BM25Index.build("en", [("a", "personal data breach"), ("b", "data protection officer")])
+    assert idx.search("fuite", 2) == []
+    assert idx.search("fuite", 2, extra_terms=["data breach"])[0][0] == "a"
+
+
+def test_glossary_expansion_both_ways():
+    g = Glossary([GlossaryEntry("dpo", ("délégué à la protection des données", "DPO"),
+                                ("data protection officer", "DPO")),
+                  GlossaryEntry("breach", ("violation de données", "fuite de données"),
+                                ("personal data breach", "data leak"))])
+    assert g.expand("Qui doit désigner un délégué à la protection des données ?")["en"][0] == "data protection officer"
+    assert g.expand("We had a data leak")["fr"] == ["violation de données", "fuite de données"]
+    assert g.expand("Des fuites de données ?")["en"] == ["personal data breach", "data leak"]  # plural, stemmed
+    assert g.expand("nothing relevant here") == {"fr": [], "en": []}
+    assert Glossary.from_json(g.to_json()).expand("DPO")["en"] == ["data protection officer", "DPO"]
+
+
+@pytest.mark.parametrize("rankings,k,expected_order", [
+    ([(["a", "b", "c"], 1.0)], 60, ["a", "b", "c"]),
+    ([(["a", "b"], 1.0), (["b", "a"], 1.0)], 60, None),  # tie: both equal
+    ([(["a", "b", "c"], 1.0), (["c", "b", "a"], 1.0), (["b"], 1.0)], 60, ["b", "a", "c"]),
+    ([(["a", "b"], 1.0), (["b", "a"], 3.0)], 60, ["b", "a"]),  # weights decide
+    ([(["a", "b"], 0.0), (["b", "a"], 1.0)], 60, ["b", "a"]),  # weight 0 ignores a ranking
+])
+def test_rrf(rankings, k, expected_order):
+    scores = reciprocal_rank_fusion(rankings, k=k)
+    if expected_order is None:
+        assert scores["a"] == pytest.approx(scores["b"])
+    else:
+        assert sorted(scores, key=lambda x: -scores[x]) == expected_order
+    assert scores[next(iter(scores))] <= sum(w for _, w in rankings) / (k + 1)
+
+
+def chunk(cid, group, lang):
+    return Chunk(id=cid, doc_id=cid, kind="gdpr_article", lang=lang, title=cid, text=cid, search_text=cid,
+                 url="https://eur-lex.europa.eu/x", page="/sources/x", updated="2016-04-27", article=1, group=group)
+
+
+def test_dedupe_keeps_group_score_and_prefers_question_language():
+    scored = [(chunk("en33", "art-33", "en"), 0.9), (chunk("fr33", "art-33", "fr"), 0.5),
+              (chunk("en34", "art-34", "en"), 0.7)]
+    out = dedupe_by_group(scored, "fr")
+    assert [(c.id, s) for c, s in out] == [("fr33", 0.9), ("en34", 0.7)]
+    out_en = dedupe_by_group(scored, "en")
+    assert [c.id for c, _ in out_en] == ["en33", "en34"]
