@@ -176,8 +176,12 @@ def main(argv=None) -> int:
         rv = cli.main(args=argv, prog_name="gdpr-assistant", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "gdpr-assistant"
+        click.echo(f"Error: {e.format_message()} (see `{cmd} --help`)", err=True)
+        return e.exit_code
     except click.ClickException as e:
-        e.show()
+        click.echo(f"Error: {e.format_message()}", err=True)
         return e.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
