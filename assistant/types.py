@@ -53,6 +53,7 @@ class Chunk:
     paragraph: str | None = None
     recital: int | None = None
     group: str = ""  # chunks of one group are deduplicated together (same article, same item)
+    section: str = ""  # the Markdown heading the chunk comes from (bundled documents)
     ref: str = ""  # short human reference, e.g. "RGPD art. 33(1)", "CNIL SAN-2022-009"
 
     def metadata(self) -> dict:
@@ -101,10 +102,12 @@ class Answer:
     citations: tuple[Citation, ...]
     referral: dict | None
     timings_ms: dict
+    conversation_id: str | None = None
+    verification: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
-        """The JSON form of the contract."""
-        return {
+        """The JSON form of the contract (``conversation_id`` only when a conversation is kept)."""
+        d = {
             "answer": self.answer,
             "language": self.language,
             "status": self.status,
@@ -112,3 +115,6 @@ class Answer:
             "referral": self.referral,
             "timings_ms": self.timings_ms,
         }
+        if self.conversation_id:
+            d["conversation_id"] = self.conversation_id
+        return d

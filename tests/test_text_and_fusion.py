@@ -73,6 +73,7 @@ def test_glossary_expansion_both_ways():
     assert g.expand("Des fuites de données ?")["en"] == ["personal data breach", "data leak"]  # plural, stemmed
     assert g.expand("nothing relevant here") == {"fr": [], "en": []}
     assert Glossary.from_json(g.to_json()).expand("DPO")["en"] == ["data protection officer", "DPO"]
+    assert Glossary(g.entries, generic={"dpo"}).expand("DPO") == {"fr": [], "en": []}
 
 
 @pytest.mark.parametrize("rankings,k,expected_order", [

@@ -117,7 +117,7 @@ def chunk_document(doc: SourceDoc) -> list[Chunk]:
     for i, (heading, text) in enumerate(pieces):
         search = "\n".join(filter(None, [doc.title, extra_search if i == 0 else "", heading, text]))
         out.append(Chunk(id=chunk_id(kind, doc.id, i, heading, search), text=text, search_text=search,
-                         paragraph=None, ref=ref, **base))
+                         paragraph=None, ref=ref, section=heading, **base))
     return out
 
 

@@ -29,7 +29,10 @@ def entries_from_docs(docs: list[SourceDoc]) -> list[GlossaryEntry]:
 class Glossary:
     """Finds glossary terms in a question and returns the terms of the same concepts in each language."""
 
-    def __init__(self, entries: list[GlossaryEntry], max_terms: int = 3):
+    def __init__(self, entries: list[GlossaryEntry], max_terms: int = 3, generic: set[str] | None = None):
+        # Generic concepts ("GDPR", "personal data") occur everywhere: expanding them only adds noise.
+        self.generic = set(generic or ())
+        entries = [e for e in entries if e.key not in self.generic]
         self.entries = entries
         self.max_terms = max_terms
         # (stems of a term in its language, entry index, language)
@@ -58,14 +61,30 @@ class Glossary:
             out["en"].extend(e.en[: self.max_terms])
         return out
 
-    def to_json(self) -> list[dict]:
+    def to_json(self) -> dict:
         """Serialisable form."""
-        return [{"key": e.key, "fr": list(e.fr), "en": list(e.en)} for e in self.entries]
+        return {"entries": [{"key": e.key, "fr": list(e.fr), "en": list(e.en)} for e in self.entries],
+                "generic": sorted(self.generic)}
 
     @classmethod
-    def from_json(cls, data: list[dict]) -> Glossary:
+    def from_json(cls, data: dict) -> Glossary:
         """Inverse of ``to_json``."""
-        return cls([GlossaryEntry(d["key"], tuple(d["fr"]), tuple(d["en"])) for d in data])
+        return cls([GlossaryEntry(d["key"], tuple(d["fr"]), tuple(d["en"])) for d in data["entries"]],
+                   generic=set(data.get("generic", ())))
+
+
+def generic_entries(entries: list[GlossaryEntry], doc_frequency, threshold: float = 0.15) -> set[str]:
+    """Keys of entries whose preferred term is in more than ``threshold`` of the chunks of its language.
+
+    ``doc_frequency(lang, stems)`` returns the share of chunks containing all the stems.
+    """
+    out = set()
+    for e in entries:
+        for lang, terms in (("fr", e.fr), ("en", e.en)):
+            stems = analyze(terms[0], lang) if terms else []
+            if stems and doc_frequency(lang, stems) > threshold:
+                out.add(e.key)
+    return out
 
 
 def _contains(seq: list[str], sub: tuple[str, ...]) -> bool:

@@ -27,7 +27,7 @@ from ..corpus.eurlex import load_official
 from ..corpus.loader import load_corpus
 from ..errors import AssistantError, IndexBuildError, IndexMissingError
 from ..types import Chunk
-from .glossary import Glossary, entries_from_docs
+from .glossary import Glossary, entries_from_docs, generic_entries
 from .lexical import BM25Index
 
 BUILD_COMMAND = "gdpr-assistant index"
@@ -114,7 +114,9 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         lexical = {lang: BM25Index.build(lang, [(c.id, c.search_text) for c in chunks if c.lang == lang])
                    for lang in ("fr", "en")}
         _write_json(tmp / "lexical.json", {lang: idx.to_json() for lang, idx in lexical.items()})
-        _write_json(tmp / "glossary.json", Glossary(entries_from_docs(docs)).to_json())
+        entries = entries_from_docs(docs)
+        generic = generic_entries(entries, lambda lang, stems: lexical[lang].share_containing(stems))
+        _write_json(tmp / "glossary.json", Glossary(entries, generic=generic).to_json())
         previous = current_generation(index_dir)
         number = int(previous.split("-")[1]) + 1 if previous else 1
         generation = f"gen-{number:06d}"

@@ -55,6 +55,13 @@ class BM25Index:
         best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
         return [(self.ids[d], s) for d, s in best]
 
+    def share_containing(self, stems: list[str]) -> float:
+        """Share of the indexed chunks that contain every one of ``stems``."""
+        if not self.ids or not stems:
+            return 0.0
+        sets = [{d for d, _ in self.postings.get(s, [])} for s in stems]
+        return len(set.intersection(*sets)) / len(self.ids)
+
     def to_json(self) -> dict:
         """Serialisable form."""
         return {"lang": self.lang, "ids": self.ids, "postings": self.postings, "lengths": self.lengths}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -9,7 +10,11 @@ from ..errors import IndexMissingError
 from ..types import Hit
 from .fusion import dedupe_by_group, reciprocal_rank_fusion, to_hits
 from .index import BUILD_COMMAND, IndexData, load_index
-from .text import detect_language
+from .text import detect_language, fold
+
+# Questions about sanctions are routed to the CNIL decisions too (an extra ranking of decisions only).
+SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|fined?|fines|penalt\w*|penalised|"
+                            r"penalized|deliberation|san-\d{4})", re.I)
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,23 @@ class HybridRetriever:
         dense = [(cid, sim) for cid, sim in self.store.query(self.embedder.embed_query(dense_text), s.candidates * 2)
                  if cid in self.index.chunks][: s.candidates]
         t2 = time.perf_counter()
-        lexical = {lg: idx.search(query, s.candidates, extra_terms=expansions[lg])
-                   for lg, idx in self.index.lexical.items()}
+        # In the question's language: its own words plus synonyms. In the other language only the
+        # glossary translations: the question's words, stemmed for the wrong language, are noise.
+        lexical = {}
+        for lg, idx in self.index.lexical.items():
+            if lg == lang:
+                lexical[lg] = idx.search(query, s.candidates, extra_terms=expansions[lg])
+            elif expansions[lg]:
+                lexical[lg] = idx.search(" ".join(expansions[lg]), s.candidates)
+            else:
+                lexical[lg] = []
         t3 = time.perf_counter()
         rankings = [([cid for cid, _ in dense], s.dense_weight)]
         rankings += [([cid for cid, _ in res], s.lexical_weight) for res in lexical.values()]
+        if SANCTION_QUERY.search(fold(question)):
+            pool = [cid for _, res in [("d", dense)] + list(lexical.items()) for cid, _ in res]
+            decisions = list(dict.fromkeys(c for c in pool if self.index.chunks[c].kind == "cnil_decision"))
+            rankings.append((decisions, s.lexical_weight))
         fused = reciprocal_rank_fusion(rankings, k=s.rrf_k)
         similarities = dict(dense)
         ranks: dict[str, dict] = {}

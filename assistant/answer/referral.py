@@ -1,0 +1,73 @@
+"""Referral trigger (pure): when should a visitor be offered a partner DPO, and why."""
+
+from __future__ import annotations
+
+import re
+
+from ..retrieval.text import fold
+
+INTENT = re.compile(r"""(
+    (trouver|cherch\w*|besoin|recommand\w*|conseill\w*\s+moi|mettre?\s+en\s+relation|mise?\s+en\s+relation|contacter|
+     embaucher|recruter|externalis\w*|faire\s+appel|accompagn\w*|aide[rz]?\s+(moi|nous)|un\s+devis|
+     find|need|looking\s+for|recommend|hire|outsourc\w*|external|put\s+me\s+in\s+touch|connect\s+me|get\s+help|quote)
+    .{0,60}
+    (dpo|dpd|delegue|consultant|avocat|juriste|expert|professionnel|cabinet|prestataire|
+     data\s+protection\s+officer|lawyer|attorney|adviser|advisor|specialist|professional|firm)
+  | (dpo|data\s+protection\s+officer|delegue\s+a\s+la\s+protection\s+des\s+donnees)\s+(externe|mutualise|external|outsourced|a\s+temps\s+partage)
+)""", re.X)
+
+HIGH_STAKES = {
+    "health": re.compile(r"(donnees\s+de\s+sante|donnees\s+medicales|health\s+data|medical\s+data|patients?)"
+                         r".{0,80}(grande\s+echelle|large\s+scale|hopital|clinique|hospital|clinic|milliers|thousands)"
+                         r"|(grande\s+echelle|large\s+scale).{0,60}(sante|health|medical)"),
+    "breach": re.compile(r"(on\s+s.est\s+fait\s+(pirater|hacker|voler)|nous\s+avons\s+ete\s+(pirates|hackes)|"
+                         r"fuite\s+(de\s+donnees\s+)?en\s+cours|rancongiciel|ransomware|cyberattaque|cyber-?attack|"
+                         r"we\s+(have\s+been|were|got)\s+(hacked|breached)|breach\s+(in\s+progress|just\s+happened)|"
+                         r"(our|nos|notre)\s+(donnees|data|serveur|server|site).{0,40}(pirat|hack|vol|stolen|leak|fuit))"),
+    "dpia": re.compile(r"\b(aipd|dpia|pia|analyse\s+d.impact|impact\s+assessment)\b"),
+    "transfer": re.compile(r"(transf\w+.{0,60}(hors\s+(de\s+l.)?ue|pays\s+tiers|etats?-unis|usa|chine|inde|third\s+countr|"
+                           r"outside\s+the\s+(eu|eea|european)|united\s+states)|clauses\s+contractuelles\s+types|"
+                           r"standard\s+contractual\s+clauses|\bbcr\b|binding\s+corporate\s+rules)"),
+    "inspection": re.compile(r"(controle\s+(de\s+la\s+)?cnil|cnil\s+(inspection|audit|control)|inspection\s+(by|de)\s+the\s+cnil|"
+                             r"mise\s+en\s+demeure|formal\s+notice|convoqu\w+\s+par\s+la\s+cnil|la\s+cnil\s+(nous|m).{0,20}"
+                             r"(controle|contacte|ecrit|convoque)|the\s+cnil\s+(is\s+)?(inspecting|contacted|wrote))"),
+}
+
+REASONS = {
+    "intent": {"fr": "Vous cherchez un professionnel : voici des DPO partenaires qui peuvent vous accompagner.",
+               "en": "You are looking for a professional: here are partner DPOs who can help."},
+    "low_confidence": {"fr": "Je n'ai pas de réponse fiable : un DPO partenaire peut examiner votre situation.",
+                       "en": "I have no reliable answer: a partner DPO can look at your situation."},
+    "health": {"fr": "Des données de santé à grande échelle exigent un accompagnement (AIPD, hébergement, DPO).",
+               "en": "Health data at scale calls for professional support (DPIA, hosting, DPO)."},
+    "breach": {"fr": "Une violation de données en cours est urgente (72 heures pour notifier la CNIL) : "
+                     "faites-vous accompagner sans attendre.",
+               "en": "A data breach in progress is urgent (72 hours to notify the authority): get help now."},
+    "dpia": {"fr": "Une analyse d'impact (AIPD) se mène de préférence avec un professionnel.",
+             "en": "A data protection impact assessment (DPIA) is best done with a professional."},
+    "transfer": {"fr": "Les transferts hors de l'UE demandent une analyse juridique au cas par cas.",
+                 "en": "Transfers outside the EU need a case-by-case legal analysis."},
+    "inspection": {"fr": "Face à un contrôle ou une mise en demeure de la CNIL, faites-vous accompagner.",
+                   "en": "Facing a CNIL inspection or formal notice, get professional support."},
+}
+
+
+def referral_reason(question: str, status: str) -> str | None:
+    """The reason code to offer a partner DPO (intent, high-stakes topic, low confidence), or None."""
+    q = fold(question)
+    if INTENT.search(q):
+        return "intent"
+    for topic, pattern in HIGH_STAKES.items():
+        if pattern.search(q):
+            return topic
+    if status == "no_answer":
+        return "low_confidence"
+    return None
+
+
+def build_referral(question: str, status: str, lang: str, partners: list[dict] | None = None) -> dict | None:
+    """The contract's ``referral`` block (partners come from the matching module when it is wired)."""
+    reason = referral_reason(question, status)
+    if reason is None:
+        return None
+    return {"reason": REASONS[reason][lang], "code": reason, "partners": partners or []}

@@ -1,0 +1,1 @@
+"""Privacy by design: PII redaction (and, in later work, encryption, retention, data-subject requests)."""
