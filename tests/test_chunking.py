@@ -3,6 +3,7 @@
 from assistant.corpus.chunking import chunk_all, chunk_document, chunk_official, split_sections
 from assistant.corpus.eurlex import parse_eurlex
 from assistant.corpus.loader import load_corpus
+
 from conftest import FIXTURE_CORPUS, FIXTURES
 
 EXCERPT = parse_eurlex((FIXTURES / "eurlex_excerpt_en.html").read_text(encoding="utf-8"), complete=False)

@@ -17,6 +17,7 @@ from assistant.retrieval.index import build_index
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.retrieval.vectorstore import open_store
 from assistant.runtime import open_retriever
+
 from conftest import make_settings
 
 pytestmark = pytest.mark.slow

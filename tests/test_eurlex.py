@@ -6,6 +6,7 @@ import pytest
 
 from assistant.corpus.eurlex import import_file, load_official, parse_eurlex
 from assistant.errors import OfficialTextError
+
 from conftest import EURLEX_FILES, FIXTURES
 
 EXCERPT = (FIXTURES / "eurlex_excerpt_en.html").read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ import pytest
 from assistant.corpus.eurlex import load_official
 from assistant.corpus.fetch import fetch_official
 from assistant.errors import FetchError
+
 from conftest import EURLEX_FILES, make_settings
 
 

@@ -10,6 +10,7 @@ from assistant.retrieval.embeddings import HashEmbedder
 from assistant.retrieval.index import build_index, current_generation, load_index
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.retrieval.vectorstore import open_store
+
 from conftest import FIXTURES
 
 

@@ -28,7 +28,7 @@ THANKS = re.compile(r"^\s*(merci|thanks?|thank\s+you|super|parfait|top|great|ok|
                     r"([\s!.,]*(beaucoup|a\s+vous|a\s+toi|bien|very\s+much|a\s+lot|so\s+much|merci))*[\s!.,]*$", re.I)
 
 # Data-protection vocabulary (folded, matched as word prefixes). Any hit puts a question in scope.
-DOMAIN = re.compile(r"\b(" + "|".join("""
+DOMAIN = re.compile(r"\b(" + "|".join(r"""
     rgpd gdpr cnil dpo dpd delegue[a-z]*\s+a\s+la\s+protection data\s+protection privacy vie\s+privee
     donnees? data personnel[a-z]* personal informatique\s+et\s+libertes loi\s+informatique
     cookies? traceurs? trackers? bandeau consentement consent[a-z]* opt[- ]?in opt[- ]?out desinscri[a-z]* unsubscri[a-z]*
@@ -51,7 +51,7 @@ DOMAIN = re.compile(r"\b(" + "|".join("""
     interet\s+legitime legitimate\s+interest base\s+legale lawful\s+basis legal\s+basis
     """.split()) + r")", re.I)
 
-OFF_TOPIC = re.compile(r"\b(" + "|".join("""
+OFF_TOPIC = re.compile(r"\b(" + "|".join(r"""
     recettes? recipe cuisine[rz]? cooking cook bake gateau cake
     football foot rugby tennis match sport[a-z]* score
     divorce[a-z]* garde\s+(de|des)\s+(mes|ses|nos)\s+enfants custody pension\s+alimentaire alimony mariage wedding
