@@ -58,6 +58,7 @@ def ask(ctx, question, as_json):
         validate_question(question, s.max_question_chars)  # bad input fails before the model loads
     service = open_answer_service(s)
     if question != "-":
+        # one-shot CLI answers keep no conversation
         _print_answer(service.ask(question), as_json)
         return
     failed = 0
@@ -92,12 +93,12 @@ def _print_answer(answer, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.pass_context
 def eval_cmd(ctx, file, as_json):
-    """Evaluate retrieval on a labelled JSONL question set (hit@k, MRR, latency)."""
+    """Evaluate on a labelled JSONL question set: retrieval hit@k/MRR, answers, refusals, referrals, latency."""
     from .evaluation import format_report, read_items, run_eval
-    from .runtime import open_retriever
+    from .runtime import open_answer_service
 
     items = read_items(file)
-    report = run_eval(open_retriever(_settings(ctx)), items)
+    report = run_eval(open_answer_service(_settings(ctx)), items)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))
 
 

@@ -74,6 +74,19 @@ FIELDS: tuple[Setting, ...] = (
             "Answer language when a question's language cannot be told.", choices=("fr", "en")),
     Setting("max_question_chars", "ASSISTANT_MAX_QUESTION_CHARS", int, 2000,
             "Longest question accepted, in characters.", minimum=10, maximum=100_000),
+    Setting("conversation_ttl", "ASSISTANT_CONVERSATION_TTL", int, 1800,
+            "Seconds a conversation (redacted turns, for follow-up questions) is kept after its last message.",
+            minimum=60, maximum=86400),
+    Setting("llm_backend", "LLM_BACKEND", str, "",
+            "Answer writer: empty or `none` for the grounded composer (no LLM), `openai` (any OpenAI-compatible "
+            "endpoint: Mistral, vLLM, LM Studio, llama.cpp server), `ollama`, or `llamacpp` (local GGUF file). "
+            "Empty with LLM_URL set means `openai`.", choices=("", "none", "openai", "ollama", "llamacpp")),
+    Setting("llm_url", "LLM_URL", str, "", "Base URL of the LLM endpoint (e.g. http://127.0.0.1:8080/v1)."),
+    Setting("llm_model", "LLM_MODEL", str, "", "Model name at the endpoint, or the GGUF file path for `llamacpp`."),
+    Setting("llm_api_key", "LLM_API_KEY", str, "", "API key for the LLM endpoint (never logged)."),
+    Setting("llm_timeout", "LLM_TIMEOUT", float, 20.0,
+            "Seconds before an LLM call is abandoned and the grounded composer answers instead.",
+            minimum=0.1, maximum=600),
     Setting("host", "HOST", str, "127.0.0.1", "Interface `serve` listens on."),
     Setting("port", "PORT", int, 8000, "Port `serve` and `make run` listen on.", minimum=1, maximum=65535),
 )
@@ -99,6 +112,12 @@ class Settings:
     min_similarity: float
     default_language: str
     max_question_chars: int
+    conversation_ttl: int
+    llm_backend: str
+    llm_url: str
+    llm_model: str
+    llm_api_key: str
+    llm_timeout: float
     host: str
     port: int
 
@@ -153,6 +172,13 @@ class Settings:
         return self.embedding_model or _default_embedding_model()
 
     @property
+    def llm_kind(self) -> str:
+        """The LLM backend actually used: none, openai, ollama or llamacpp."""
+        if self.llm_backend in ("", "none"):
+            return "openai" if self.llm_backend == "" and self.llm_url else "none"
+        return self.llm_backend
+
+    @property
     def sqlalchemy_url(self) -> str:
         """DATABASE_URL, or the SQLite file in the data dir."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'assistant.db').resolve()}"
@@ -184,6 +210,10 @@ def _parse(f: Setting, value):
             raise ConfigError(f"{label} must look like http://host:port, got {out!r}")
     if f.name == "database_url" and out and "://" not in out:
         raise ConfigError(f"{label} must be an SQLAlchemy URL such as postgresql://user@host/db, got {out!r}")
+    if f.name == "llm_url" and out:
+        u = urlparse(out)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ConfigError(f"{label} must look like http://host:port/v1, got {out!r}")
     if f.name == "eurlex_url_template" and "{LANG}" not in out:
         raise ConfigError(f"{label} must contain {{LANG}}, got {out!r}")
     return out

@@ -76,20 +76,30 @@ def retrieval_metrics(ranks: list[int | None]) -> dict:
     return out
 
 
-def run_eval(retriever, items: list[EvalItem]) -> dict:
-    """Retrieve top-10 for each question; metrics per language and overall for gdpr (and cnil) items."""
+def run_eval(service, items: list[EvalItem]) -> dict:
+    """Retrieval metrics (top-10) and answer metrics (status, citations, referral) for each question."""
+    retriever = service.retriever
     retriever.retrieve("warm up")  # load the model outside the timings
-    per_item, latencies = [], []
+    per_item, latencies, answer_latencies = [], [], []
     for it in items:
         t0 = time.perf_counter()
         r = retriever.retrieve(it.q, k=10)
         latencies.append((time.perf_counter() - t0) * 1000)
         rank = first_relevant_rank(r.hits, it) if it.kind in ("gdpr", "cnil") else None
+        t1 = time.perf_counter()
+        a = service.ask(it.q)
+        answer_latencies.append((time.perf_counter() - t1) * 1000)
+        cited = [c.article for c in a.citations]
         per_item.append({"id": it.id, "lang": it.lang, "kind": it.kind, "rank": rank,
-                         "top": [h.chunk.ref for h in r.hits[:5]]})
+                         "top": [h.chunk.ref for h in r.hits[:5]], "status": a.status,
+                         "answer_language": a.language, "cited_articles": cited,
+                         "correct_citation": bool(set(cited) & set(it.articles)),
+                         "referral": a.referral is not None})
     report = {"retrieval": {}, "latency_ms": {"p50": statistics.median(latencies),
                                               "p95": percentile(latencies, 95), "n": len(latencies)},
-              "items": per_item}
+              "answer_latency_ms": {"p50": statistics.median(answer_latencies),
+                                    "p95": percentile(answer_latencies, 95)},
+              "answers": answer_metrics(per_item), "items": per_item}
     for kind in ("gdpr", "cnil"):
         rows = [p for p in per_item if p["kind"] == kind]
         if not rows:
@@ -97,6 +107,22 @@ def run_eval(retriever, items: list[EvalItem]) -> dict:
         groups = {"overall": rows} | {lg: [p for p in rows if p["lang"] == lg] for lg in ("fr", "en")}
         report["retrieval"][kind] = {g: retrieval_metrics([p["rank"] for p in rs]) for g, rs in groups.items() if rs}
     return report
+
+
+def answer_metrics(rows: list[dict]) -> dict:
+    """Refusal accuracy (kind out), answered-with-a-correct-article (kind gdpr), referral rate (kind referral)."""
+    def share(selected, pred):
+        return (sum(1 for r in selected if pred(r)) / len(selected), len(selected)) if selected else (None, 0)
+
+    gdpr = [r for r in rows if r["kind"] == "gdpr"]
+    out = {
+        "refusal_accuracy": share([r for r in rows if r["kind"] == "out"], lambda r: r["status"] == "out_of_scope"),
+        "answered_with_correct_article": share(gdpr, lambda r: r["status"] == "answered" and r["correct_citation"]),
+        "answer_in_question_language": share(gdpr, lambda r: r["answer_language"] == r["lang"]),
+        "referral_rate": share([r for r in rows if r["kind"] == "referral"], lambda r: r["referral"]),
+        "false_refusals": share(gdpr, lambda r: r["status"] == "out_of_scope"),
+    }
+    return {k: {"value": v[0], "n": v[1]} for k, v in out.items()}
 
 
 def format_report(report: dict) -> str:
@@ -108,9 +134,22 @@ def format_report(report: dict) -> str:
         for g, m in groups.items():
             lines.append(f"{g:<9}{m['n']:>4}" + "".join(f"{m[f'hit@{k}']:>8.3f}" for k in KS) + f"{m['mrr@10']:>8.3f}")
         lines.append("")
-    lat = report["latency_ms"]
+    lines.append("answers")
+    for name, m in report["answers"].items():
+        value = "n/a" if m["value"] is None else f"{m['value']:.3f}"
+        lines.append(f"  {name:<32}{value:>7}  (n={m['n']})")
+    lines.append("")
+    lat, alat = report["latency_ms"], report["answer_latency_ms"]
     lines.append(f"retrieval latency over {lat['n']} questions: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
+    lines.append(f"answer latency (end to end): p50 {alat['p50']:.1f} ms, p95 {alat['p95']:.1f} ms")
     misses = [p for p in report["items"] if p["kind"] in ("gdpr", "cnil") and (p["rank"] is None or p["rank"] > 5)]
+    wrong = [p for p in report["items"] if (p["kind"] == "out") != (p["status"] == "out_of_scope")
+             or (p["kind"] == "referral" and not p["referral"])]
+    if wrong:
+        lines.append("")
+        lines.append("wrong status or missing referral:")
+        for p in wrong:
+            lines.append(f"  {p['id']} ({p['lang']}, {p['kind']}): status {p['status']}, referral {p['referral']}")
     if misses:
         lines.append("")
         lines.append("not in the top 5:")

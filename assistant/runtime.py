@@ -17,6 +17,10 @@ def open_retriever(settings, embedder=None) -> HybridRetriever:
     return HybridRetriever(settings, embedder, store, index=index)
 
 
-def open_answer_service(settings, embedder=None) -> AnswerService:
-    """The answer service over the live index."""
-    return AnswerService(settings, open_retriever(settings, embedder))
+def open_answer_service(settings, embedder=None, chat_model=None) -> AnswerService:
+    """The answer service over the live index, with the LLM writer the settings ask for (if any)."""
+    from .answer.llm import LLMWriter, make_chat_model
+
+    retriever = open_retriever(settings, embedder)
+    chat_model = chat_model or make_chat_model(settings)
+    return AnswerService(settings, retriever, llm=LLMWriter(chat_model) if chat_model is not None else None)

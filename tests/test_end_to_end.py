@@ -16,7 +16,7 @@ from assistant.retrieval.embeddings import HashEmbedder
 from assistant.retrieval.index import build_index
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.retrieval.vectorstore import open_store
-from assistant.runtime import open_retriever
+from assistant.runtime import open_answer_service
 
 from conftest import make_settings
 
@@ -73,10 +73,14 @@ def test_public_questions_quality(real_index):
     if not PUBLIC_QUESTIONS.exists():
         pytest.skip(f"{PUBLIC_QUESTIONS} not available")
     s, _ = real_index
-    report = run_eval(open_retriever(s), read_items(PUBLIC_QUESTIONS))
+    report = run_eval(open_answer_service(s), read_items(PUBLIC_QUESTIONS))
     gdpr = report["retrieval"]["gdpr"]
     assert gdpr["fr"]["hit@5"] >= 0.85, gdpr
     assert gdpr["en"]["hit@5"] >= 0.85, gdpr
+    answers = report["answers"]
+    assert answers["refusal_accuracy"]["value"] == 1.0, report["items"]
+    assert answers["false_refusals"]["value"] == 0.0
+    assert answers["referral_rate"]["value"] == 1.0
 
 
 def free_port():

@@ -75,5 +75,8 @@ def verify_answer(text: str, allowed_articles: set[int], known_decisions: set[st
             else:
                 good.append(sentence)
         kept.append(" ".join(good))
-    result.text = re.sub(r"\n{3,}", "\n\n", "".join(kept)).strip()
+    text = "".join(kept)
+    # A list item whose only sentence was removed leaves its bare marker ("4.", "-"): drop the line.
+    text = re.sub(r"(?m)^\s*(?:\d+[.)]|[-*•])\s*$\n?", "", text)
+    result.text = re.sub(r"\n{3,}", "\n\n", text).strip()
     return result

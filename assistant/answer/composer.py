@@ -66,7 +66,7 @@ def compose_grounded(hits: list[Hit], lang: str, doc_chunks: dict[str, list[Chun
             used.append(i + 1)
         return f"[{i + 1}]"
 
-    lead_i = next((i for i, h in enumerate(hits) if h.chunk.kind in ("faq", "guide")), None)
+    lead_i = next((i for i, h in enumerate(hits) if h.chunk.kind in ("faq", "guide", "cnil_decision")), None)
     if lead_i is None:
         lead_i = 0 if hits else None
     if lead_i is not None:
@@ -96,7 +96,10 @@ def compose_grounded(hits: list[Hit], lang: str, doc_chunks: dict[str, list[Chun
                      if lang == "fr" else
                      f"**{t['sanction']}:** {excerpt(first_paragraph(c.text), 420)} {mark(sanction)}")
 
-    guide_i = next((i for i, h in enumerate(hits) if h.chunk.kind == "guide"), None)
+    # Practical steps only from a guide on the same article as the direct answer (else they may not fit).
+    lead_article = hits[lead_i].chunk.article if lead_i is not None else None
+    guide_i = next((i for i, h in enumerate(hits) if h.chunk.kind == "guide"
+                    and (i == lead_i or h.chunk.article == lead_article)), None)
     if guide_i is not None:
         g = hits[guide_i].chunk
         steps = next((x for x in doc_chunks.get(g.doc_id, [])

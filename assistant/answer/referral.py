@@ -22,7 +22,8 @@ HIGH_STAKES = {
                          r"|(grande\s+echelle|large\s+scale).{0,60}(sante|health|medical)"),
     "breach": re.compile(r"(on\s+s.est\s+fait\s+(pirater|hacker|voler)|nous\s+avons\s+ete\s+(pirates|hackes)|"
                          r"fuite\s+(de\s+donnees\s+)?en\s+cours|rancongiciel|ransomware|cyberattaque|cyber-?attack|"
-                         r"we\s+(have\s+been|were|got)\s+(hacked|breached)|breach\s+(in\s+progress|just\s+happened)|"
+                         r"we(\s+have|'ve|\s+ve)?\s+(been|were|got)\s+(hacked|breached)|breach\s+(in\s+progress|just\s+happened)|"
+                         r"(data|donnees).{0,40}(may\s+have\s+)?(leaked|been\s+stolen|ont\s+fuite|ont\s+ete\s+volees)|"
                          r"(our|nos|notre)\s+(donnees|data|serveur|server|site).{0,40}(pirat|hack|vol|stolen|leak|fuit))"),
     "dpia": re.compile(r"\b(aipd|dpia|pia|analyse\s+d.impact|impact\s+assessment)\b"),
     "transfer": re.compile(r"(transf\w+.{0,60}(hors\s+(de\s+l.)?ue|pays\s+tiers|etats?-unis|usa|chine|inde|third\s+countr|"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..types import SourceDoc
-from .text import analyze
+from .text import analyze, tokens
 
 
 @dataclass(frozen=True)
@@ -35,28 +35,40 @@ class Glossary:
         entries = [e for e in entries if e.key not in self.generic]
         self.entries = entries
         self.max_terms = max_terms
-        # (stems of a term in its language, entry index, language)
-        self._patterns: list[tuple[tuple[str, ...], int, str]] = []
+        # (stems of a term in its language, exact folded tokens, entry index, language)
+        self._patterns: list[tuple[tuple[str, ...], tuple[str, ...], int, str]] = []
         for i, e in enumerate(entries):
             for lang, terms in (("fr", e.fr), ("en", e.en)):
                 for t in terms:
                     stems = tuple(analyze(t, lang))
                     if stems:
-                        self._patterns.append((stems, i, lang))
+                        self._patterns.append((stems, tuple(tokens(t)), i, lang))
 
-    def matches(self, question: str) -> list[GlossaryEntry]:
-        """Entries one of whose terms occurs in the question (stemmed, accent-folded, in order)."""
-        q = {"fr": analyze(question, "fr"), "en": analyze(question, "en")}
+    def matches(self, question: str, lang: str | None = None) -> list[GlossaryEntry]:
+        """Entries one of whose terms occurs in the question.
+
+        Terms of the question's language match on stems (plurals, accents); terms of the other
+        language must appear word for word ("DPO", "privacy by design" in a French sentence), so that
+        a French "désigner" is not taken for the English "design".
+        """
+        stems = {"fr": analyze(question, "fr"), "en": analyze(question, "en")}
+        words = tokens(question)
         found: list[int] = []
-        for stems, i, lang in self._patterns:
-            if i not in found and _contains(q[lang], stems):
+        for term_stems, term_words, i, term_lang in self._patterns:
+            if i in found:
+                continue
+            if lang is None or term_lang == lang:
+                hit = _contains(stems[term_lang], term_stems)
+            else:
+                hit = _contains(words, term_words)
+            if hit:
                 found.append(i)
         return [self.entries[i] for i in found]
 
-    def expand(self, question: str) -> dict[str, list[str]]:
+    def expand(self, question: str, lang: str | None = None) -> dict[str, list[str]]:
         """Expansion terms per language for the concepts found in the question."""
         out: dict[str, list[str]] = {"fr": [], "en": []}
-        for e in self.matches(question):
+        for e in self.matches(question, lang):
             out["fr"].extend(e.fr[: self.max_terms])
             out["en"].extend(e.en[: self.max_terms])
         return out

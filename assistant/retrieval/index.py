@@ -61,6 +61,7 @@ class IndexData:
     generation: str
     chunks: dict[str, Chunk]
     lexical: dict[str, BM25Index]
+    titles: dict[str, BM25Index]
     glossary: Glossary
     info: dict
 
@@ -114,6 +115,10 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         lexical = {lang: BM25Index.build(lang, [(c.id, c.search_text) for c in chunks if c.lang == lang])
                    for lang in ("fr", "en")}
         _write_json(tmp / "lexical.json", {lang: idx.to_json() for lang, idx in lexical.items()})
+        titles = {lang: BM25Index.build(lang, [(c.id, title_text(c)) for c in chunks
+                                               if c.lang == lang and c.kind in ("faq", "guide", "cnil_decision")])
+                  for lang in ("fr", "en")}
+        _write_json(tmp / "titles.json", {lang: idx.to_json() for lang, idx in titles.items()})
         entries = entries_from_docs(docs)
         generic = generic_entries(entries, lambda lang, stems: lexical[lang].share_containing(stems))
         _write_json(tmp / "glossary.json", Glossary(entries, generic=generic).to_json())
@@ -161,8 +166,19 @@ def load_index(index_dir: Path) -> IndexData:
         chunks = {c["id"]: Chunk(**c) for c in json.loads((d / "chunks.json").read_text(encoding="utf-8"))}
         lex = json.loads((d / "lexical.json").read_text(encoding="utf-8"))
         lexical = {lang: BM25Index.from_json(v) for lang, v in lex.items()}
+        tit = json.loads((d / "titles.json").read_text(encoding="utf-8"))
+        titles = {lang: BM25Index.from_json(v) for lang, v in tit.items()}
         glossary = Glossary.from_json(json.loads((d / "glossary.json").read_text(encoding="utf-8")))
         info = json.loads((d / "build.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise IndexMissingError(f"the index in {d} is unreadable ({e}): rebuild it with `{BUILD_COMMAND}`") from None
-    return IndexData(generation=generation, chunks=chunks, lexical=lexical, glossary=glossary, info=info)
+    return IndexData(generation=generation, chunks=chunks, lexical=lexical, titles=titles, glossary=glossary,
+                     info=info)
+
+
+def title_text(chunk: Chunk) -> str:
+    """The title field of a bundled document: its title and, for FAQ items, the other phrasings."""
+    head = chunk.search_text.split("\n" + chunk.text, 1)[0] if chunk.text else chunk.search_text
+    if chunk.section:
+        head = head.replace("\n" + chunk.section, "")
+    return head
