@@ -37,7 +37,7 @@ DOMAIN = re.compile(r"\b(" + "|".join(r"""
     cv candidat[a-z]* recrutement salarie[a-z]* employe[a-z]* employees? staff rh\b hr\b
     fichiers?\s+clients? base\s+de\s+donnees database crm registre register\s+of\s+processing records\s+of\s+processing
     aipd dpia pia analyse\s+d.impact impact\s+assessment violation[a-z]* breach[a-z]* fuite[a-z]* leak[a-z]* piratage pirat[a-z]* hack[a-z]*
-    rancongiciel ransomware phishing hameconnage
+    rancongiciel ransomware phishing hameconnage messagerie courriels? e-?mails? espion[a-z]* keyloggers? badges?
     sous[- ]traitan[a-z]* processors? controllers? responsable\s+du\s+traitement responsable\s+de\s+traitement traitements? processing
     droit\s+d.acces right\s+of\s+access droit\s+a\s+l.oubli right\s+to\s+be\s+forgotten effacement erasure portabilit[a-z]*
     rectification opposition\s+au\s+traitement right\s+to\s+object limitation\s+du\s+traitement restriction\s+of\s+processing

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..retrieval.retriever import HybridRetriever, Retrieval
 from ..retrieval.text import analyze, detect_language
-from ..types import Answer, Citation, Chunk, Hit
+from ..types import Answer, Chunk, Citation, Hit
 from .citations import SENTENCE, mentioned_articles, verify_answer
 from .composer import LABELS, compose_grounded
 from .conversations import ConversationStore
@@ -27,7 +27,8 @@ from .scope import check_scope, fixed_reply
 log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 LEXICAL_CONFIDENT = 6.0  # BM25 score of the best lexical match above which the question is covered
-UNDECIDED_COVERAGE = 0.75  # share of the question's words that the best sources must contain
+UNDECIDED_COVERAGE = 0.7  # share of the question's words the best sources must contain to answer...
+OFF_TOPIC_COVERAGE = 0.5  # ...and below which a question without GDPR vocabulary is off topic
 
 NO_ANSWER = {
     "fr": ("Je ne trouve rien d'assez fiable dans le RGPD, les décisions de la CNIL ou notre FAQ pour répondre à "
@@ -117,8 +118,13 @@ class AnswerService:
         status = "answered"
         covered = r.best_similarity >= s.min_similarity or r.best_lexical >= LEXICAL_CONFIDENT
         if verdict == "undecided":
-            if not (r.hits and r.best_similarity >= s.min_similarity and self._coverage(q, lang, r) >= UNDECIDED_COVERAGE):
+            # No GDPR vocabulary and no off-topic pattern: the sources decide. Far from everything is
+            # off topic; partly covered gets an honest "I don't know" (and a DPO offer), not a refusal.
+            coverage = self._coverage(q, lang, r) if r.hits else 0.0
+            if r.best_similarity < s.min_similarity or coverage < OFF_TOPIC_COVERAGE:
                 status, verdict = "out_of_scope", "off_topic"
+            elif coverage < UNDECIDED_COVERAGE:
+                status = "no_answer"
         elif not r.hits or not covered:
             status = "no_answer"
         max_score = (s.dense_weight + 2 * s.lexical_weight + 1) / (s.rrf_k + 1)
@@ -126,15 +132,18 @@ class AnswerService:
         hits = r.hits if status == "answered" else []
         return Prepared(q, lang, status, verdict, hits, citations, r, t0, time.perf_counter())
 
-    @staticmethod
-    def _coverage(question: str, lang: str, r: Retrieval) -> float:
+    def _coverage(self, question: str, lang: str, r: Retrieval) -> float:
+        """IDF-weighted share of the question's words found in the best sources (rare words count most)."""
         words = set(analyze(question, lang))
         if not words:
             return 0.0
+        idf = self.retriever.index.lexical[lang].idf
+        ceiling = max(idf.values(), default=1.0)
         seen: set[str] = set()
         for h in r.hits[:3]:
             seen |= set(analyze(h.chunk.search_text, lang))
-        return len(words & seen) / len(words)
+        weight = {w: idf.get(w, ceiling) for w in words}  # a word the corpus never uses is as rare as it gets
+        return sum(weight[w] for w in words & seen) / sum(weight.values())
 
     def _allowed_articles(self, hits: list[Hit]) -> set[int]:
         allowed = {h.chunk.article for h in hits if h.chunk.article is not None}
