@@ -87,6 +87,14 @@ FIELDS: tuple[Setting, ...] = (
     Setting("llm_timeout", "LLM_TIMEOUT", float, 20.0,
             "Seconds before an LLM call is abandoned and the grounded composer answers instead.",
             minimum=0.1, maximum=600),
+    Setting("retention_days", "ASSISTANT_RETENTION_DAYS", int, 30,
+            "Days a stored exchange (redacted question and answer) and its feedback are kept before `purge` "
+            "deletes them.", minimum=1, maximum=3650),
+    Setting("widget_origins", "ASSISTANT_WIDGET_ORIGINS", str, "",
+            "Comma-separated origins (https://www.example.fr) allowed to embed the widget and call the API "
+            "from the browser; the assistant's own origin is always allowed.", ),
+    Setting("max_feedback_chars", "ASSISTANT_MAX_FEEDBACK_CHARS", int, 1000,
+            "Longest feedback comment accepted, in characters.", minimum=10, maximum=20000),
     Setting("host", "HOST", str, "127.0.0.1", "Interface `serve` listens on."),
     Setting("port", "PORT", int, 8000, "Port `serve` and `make run` listen on.", minimum=1, maximum=65535),
 )
@@ -118,6 +126,9 @@ class Settings:
     llm_model: str
     llm_api_key: str
     llm_timeout: float
+    retention_days: int
+    widget_origins: str
+    max_feedback_chars: int
     host: str
     port: int
 
@@ -172,6 +183,11 @@ class Settings:
         return self.embedding_model or _default_embedding_model()
 
     @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Origins allowed to embed the widget (normalised, no trailing slash)."""
+        return tuple(o.strip().rstrip("/") for o in self.widget_origins.split(",") if o.strip())
+
+    @property
     def llm_kind(self) -> str:
         """The LLM backend actually used: none, openai, ollama or llamacpp."""
         if self.llm_backend in ("", "none"):
@@ -214,6 +230,11 @@ def _parse(f: Setting, value):
         u = urlparse(out)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ConfigError(f"{label} must look like http://host:port/v1, got {out!r}")
+    if f.name == "widget_origins" and out:
+        for origin in (o.strip() for o in out.split(",") if o.strip()):
+            u = urlparse(origin)
+            if u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/"):
+                raise ConfigError(f"{label} must list origins like https://www.example.fr, got {origin!r}")
     if f.name == "eurlex_url_template" and "{LANG}" not in out:
         raise ConfigError(f"{label} must contain {{LANG}}, got {out!r}")
     return out

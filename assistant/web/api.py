@@ -1,51 +1,136 @@
-"""JSON API blueprint: validates input and calls the answer service; holds no logic."""
+"""JSON API blueprint: /api/chat, /api/chat/stream (SSE), /api/feedback, /api/openapi.json, /api/health."""
 
 from __future__ import annotations
 
-import threading
+import json
+import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from ..errors import InputError
+from ..errors import AssistantError, InputError
+from . import services
+from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
-def answer_service():
-    """The process-wide answer service (opened once, on first use)."""
-    ext = current_app.extensions
-    svc = ext.get("assistant.answer_service")
-    if svc is None:
-        with _lock:
-            svc = ext.get("assistant.answer_service")
-            if svc is None:
-                from ..runtime import open_answer_service
-
-                svc = open_answer_service(ext["assistant.settings"])
-                ext["assistant.answer_service"] = svc
-    return svc
+@bp.before_request
+def _check_origin():
+    """Browsers send Origin on cross-site calls: only the widget's allowed origins may call the API."""
+    origin = request.headers.get("Origin")
+    if origin and not _origin_allowed(origin):
+        raise InputError(f"origin {origin} is not allowed to use this API; the operator lists allowed "
+                         "origins in ASSISTANT_WIDGET_ORIGINS", code="origin_not_allowed", http_status=403)
+    if request.method == "OPTIONS":
+        return Response(status=204)
 
 
-@bp.post("/chat")
-def chat():
-    """Answer one message: {message, conversation_id?} -> the answer contract."""
+@bp.after_request
+def _cors(resp):
+    origin = request.headers.get("Origin")
+    if origin and _origin_allowed(origin) and origin != request.host_url.rstrip("/"):
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        resp.headers["Vary"] = "Origin"
+    return resp
+
+
+def _origin_allowed(origin: str) -> bool:
+    origin = origin.rstrip("/")
+    return origin == request.host_url.rstrip("/") or origin in services.settings().allowed_origins
+
+
+def _json_body() -> dict:
     if not request.is_json:
         raise InputError("send JSON with Content-Type: application/json", code="unsupported_media_type",
                          http_status=415)
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise InputError("the body must be a JSON object like {\"message\": \"...\"}", code="malformed_json")
+        raise InputError('the body must be a JSON object like {"message": "..."}', code="malformed_json")
+    return data
+
+
+def _chat_input(data: dict) -> tuple[str, str | None]:
     if "message" not in data:
         raise InputError("field 'message' is required", code="missing_field", http_status=422)
     if not isinstance(data["message"], str):
         raise InputError("field 'message' must be a string", code="invalid_type", http_status=422)
-    answer = answer_service().ask(data["message"])
-    return jsonify(answer.to_dict())
+    cid = data.get("conversation_id")
+    if cid is not None and not isinstance(cid, str):
+        raise InputError("field 'conversation_id' must be a string", code="invalid_type", http_status=422)
+    return data["message"], cid or None
+
+
+def _store(question: str, answer: dict) -> str | None:
+    """Record the exchange (redacted); a storage failure never loses the answer itself."""
+    try:
+        return services.exchange_log().record(question, answer)
+    except AssistantError as e:
+        log.error("exchange not stored: %s", e.message)
+        return None
+
+
+@bp.post("/chat")
+def chat():
+    """Answer one message: {message, conversation_id?} -> the answer contract (+ conversation_id, answer_id)."""
+    message, cid = _chat_input(_json_body())
+    answer = services.answer_service().ask(message, conversation_id=cid, keep=True)
+    body = answer.to_dict()
+    body["answer_id"] = _store(message, body)
+    return jsonify(body)
+
+
+@bp.route("/chat/stream", methods=["GET", "POST"])
+def chat_stream():
+    """The same answer as Server-Sent Events: sources, token..., done (or error)."""
+    if request.method == "POST":
+        message, cid = _chat_input(_json_body())
+    else:
+        message, cid = _chat_input({"message": request.args.get("message"),
+                                    "conversation_id": request.args.get("conversation_id")})
+    service = services.answer_service()
+    events = service.ask_stream(message, conversation_id=cid, keep=True)
+    first = next(events)  # input errors surface here, as a plain JSON error, before the stream starts
+
+    def generate():
+        yield _sse(*first)
+        try:
+            for name, data in events:
+                if name == "done":
+                    data = {**data, "answer_id": _store(message, data)}
+                yield _sse(name, data)
+        except AssistantError as e:
+            yield _sse("error", {"code": getattr(e, "code", type(e).__name__), "message": e.message})
+        except Exception as e:  # a stream that fails ends with an error event instead of being cut
+            log.exception("stream failed")
+            yield _sse("error", {"code": "internal_error", "message": f"the answer failed ({type(e).__name__})"})
+
+    return Response(stream_with_context(generate()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@bp.post("/feedback")
+def feedback():
+    """Thumbs up or down on an answer: {answer_id, rating: "up"|"down", comment?}."""
+    data = _json_body()
+    fid = services.exchange_log().add_feedback(data.get("answer_id"), data.get("rating"), data.get("comment"))
+    return jsonify(status="recorded", id=fid), 201
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/health")
 def health():
     """Liveness and the index generation served."""
-    svc = answer_service()
-    return jsonify(status="ok", index=svc.retriever.index.generation)
+    svc = services.answer_service()
+    return jsonify(status="ok", index=svc.retriever.index.generation, chunks=len(svc.retriever.index.chunks))

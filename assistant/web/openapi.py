@@ -1,0 +1,100 @@
+"""The OpenAPI 3.1 document of /api/ (a test checks it validates and covers every /api/ route)."""
+
+from __future__ import annotations
+
+from .. import __version__
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+ERRORS = {
+    "400": _error("Malformed JSON, empty or binary question"),
+    "403": _error("Origin not allowed (widget origins are configured by the operator)"),
+    "404": _error("Unknown or expired conversation_id or answer_id"),
+    "413": _error("Body or question too long"),
+    "415": _error("Content-Type is not application/json"),
+    "422": _error("A field is missing or has the wrong type"),
+    "503": _error("No index has been built"),
+}
+
+CHAT_REQUEST = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}}
+
+
+def openapi_document() -> dict:
+    """The document served at /api/openapi.json."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "GDPR assistant API", "version": __version__,
+                 "description": "Grounded answers about the GDPR (RGPD) with citations to official sources."},
+        "paths": {
+            "/api/chat": {"post": {
+                "summary": "Answer one message", "operationId": "chat", "requestBody": CHAT_REQUEST,
+                "responses": {"200": {"description": "The answer",
+                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}}},
+                              **ERRORS}}},
+            "/api/chat/stream": {
+                "post": {"summary": "Answer one message as Server-Sent Events", "operationId": "chatStreamPost",
+                         "requestBody": CHAT_REQUEST,
+                         "responses": {"200": {"description": "Events `sources`, `token`..., then `done` (the Answer "
+                                                              "with answer_id) or `error`",
+                                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                                       **ERRORS}},
+                "get": {"summary": "Answer one message as Server-Sent Events (EventSource)",
+                        "operationId": "chatStreamGet",
+                        "parameters": [
+                            {"name": "message", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 2000}},
+                            {"name": "conversation_id", "in": "query", "required": False, "schema": {"type": "string"}}],
+                        "responses": {"200": {"description": "Events as for POST",
+                                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                                      **ERRORS}}},
+            "/api/feedback": {"post": {
+                "summary": "Thumbs up or down on an answer", "operationId": "feedback",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}},
+                "responses": {"201": {"description": "Recorded", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"status": {"type": "string"}, "id": {"type": "integer"}}}}}},
+                              **ERRORS}}},
+            "/api/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                          "responses": {"200": {"description": "OpenAPI document",
+                                                                "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/api/health": {"get": {"summary": "Liveness and index generation", "operationId": "health",
+                                    "responses": {"200": {"description": "OK", "content": {"application/json": {
+                                        "schema": {"type": "object", "properties": {
+                                            "status": {"type": "string"}, "index": {"type": "string"},
+                                            "chunks": {"type": "integer"}}}}}},
+                                                  "503": ERRORS["503"]}}},
+        },
+        "components": {"schemas": {
+            "ChatRequest": {"type": "object", "required": ["message"], "properties": {
+                "message": {"type": "string", "minLength": 1, "maxLength": 2000},
+                "conversation_id": {"type": "string", "description": "from a previous answer, for follow-ups"}}},
+            "Citation": {"type": "object", "required": ["kind", "ref", "title", "url", "page", "score"], "properties": {
+                "kind": {"type": "string", "enum": ["gdpr_article", "gdpr_recital", "guide", "faq", "cnil_decision"]},
+                "ref": {"type": "string"}, "article": {"type": ["integer", "null"]},
+                "paragraph": {"type": ["string", "null"]}, "title": {"type": "string"},
+                "url": {"type": "string", "format": "uri"}, "page": {"type": "string"},
+                "updated": {"type": "string"}, "score": {"type": "number", "minimum": 0, "maximum": 1}}},
+            "Referral": {"type": ["object", "null"], "properties": {
+                "reason": {"type": "string"}, "code": {"type": "string"},
+                "partners": {"type": "array", "items": {"type": "object"}}}},
+            "Answer": {"type": "object", "required": ["answer", "language", "status", "citations", "timings_ms"],
+                       "properties": {
+                           "answer": {"type": "string", "description": "Markdown"},
+                           "language": {"type": "string", "enum": ["fr", "en"]},
+                           "status": {"type": "string", "enum": ["answered", "out_of_scope", "no_answer"]},
+                           "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},
+                           "referral": {"$ref": "#/components/schemas/Referral"},
+                           "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+                           "conversation_id": {"type": "string"},
+                           "answer_id": {"type": ["string", "null"]}}},
+            "FeedbackRequest": {"type": "object", "required": ["answer_id", "rating"], "properties": {
+                "answer_id": {"type": "string"}, "rating": {"type": "string", "enum": ["up", "down"]},
+                "comment": {"type": "string", "maxLength": 1000}}},
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+        }},
+    }
