@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ASSISTANT_EURLEX_DIR ?= $(abspath $(EURLEX_DIR))
 
-.PHONY: install run index official test lint bench clean
+.PHONY: install run index official test lint bench clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,12 @@ index: official
 run: index
 	$(BIN)/gdpr-assistant --data-dir $(DATA) serve --port $(PORT)
 
-test: install
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+test: install browser
 	$(BIN)/pytest
 
 lint: install

@@ -157,6 +157,37 @@ def check(ctx):
     click.echo(f"{len(docs)} documents, all valid")
 
 
+@cli.group()
+def db():
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx):
+    """Create or migrate the database (SQLite in the data dir, or DATABASE_URL)."""
+    from .db import Database, _safe
+
+    s = _settings(ctx)
+    database = Database(s.sqlalchemy_url)
+    database.upgrade()
+    database.dispose()
+    click.echo(f"database at {_safe(s.sqlalchemy_url)} is up to date")
+
+
+@cli.command()
+@click.pass_context
+def purge(ctx):
+    """Delete stored exchanges and feedback past their retention date (run daily)."""
+    from .db import Database
+
+    database = Database(_settings(ctx).sqlalchemy_url)
+    database.upgrade()
+    counts = database.purge_expired()
+    database.dispose()
+    click.echo(f"purged {counts['exchanges']} exchange(s) and {counts['feedback']} feedback row(s) past retention")
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on (default HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default PORT or 8000).")

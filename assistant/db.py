@@ -10,7 +10,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, delete, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    delete,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from .errors import AssistantError
@@ -26,6 +37,23 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """A random public identifier."""
     return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite returns naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -44,8 +72,8 @@ class Exchange(Base):
     status: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(2))
     citations: Mapped[list] = mapped_column(JSON, default=list)  # refs only
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class Feedback(Base):
@@ -57,8 +85,8 @@ class Feedback(Base):
     exchange_id: Mapped[str] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"), index=True)
     rating: Mapped[int] = mapped_column(Integer)  # +1 or -1
     comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class Database:
@@ -85,8 +113,13 @@ class Database:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except Exception as e:
-            raise AssistantError(f"cannot migrate the database at {_safe(self.url)}: {type(e).__name__}: {e}. "
+            detail = (str(getattr(e, "orig", None) or e).strip().splitlines() or [""])[0]
+            raise AssistantError(f"cannot migrate the database at {_safe(self.url)}: {type(e).__name__}: {detail}. "
                                  "Check DATABASE_URL and that the server is running") from None
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
 
     def purge_expired(self, now: datetime | None = None) -> dict:
         """Delete every stored row past its retention date; returns counts per table."""

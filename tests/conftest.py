@@ -68,3 +68,30 @@ def real_index(tmp_path_factory, eurlex_dir):
     embedder = make_embedder(s)
     report = build_index(s, embedder, open_store(s, embedder.name))
     return s, report
+
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test (required in CI, skipped elsewhere when unreachable)."""
+    import uuid
+
+    import psycopg
+
+    name = f"gdpr_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), autocommit=True,
+                                connect_timeout=5)
+    except psycopg.OperationalError as e:
+        msg = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({e}); set TEST_POSTGRES_URL"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " (CI requires it)")
+        pytest.skip(msg)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -270,6 +270,12 @@
   }
 
   form.addEventListener("submit", function (e) { e.preventDefault(); submit(input.value); });
+  if (embed && window.parent !== window) {
+    /* Escape inside the widget's frame closes it: the host page's widget script listens for this. */
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { window.parent.postMessage("gdpr-assistant:close", "*"); }
+    });
+  }
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(input.value); }
   });

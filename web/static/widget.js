@@ -54,6 +54,9 @@
   }
   button.addEventListener("click", function () { (frame && !frame.hidden) ? close() : open(); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape" && frame && !frame.hidden) { close(); } });
+  window.addEventListener("message", function (e) {
+    if (e.origin === origin && e.data === "gdpr-assistant:close" && frame && !frame.hidden) { close(); }
+  });
   shadow.appendChild(button);
   (document.body || document.documentElement).appendChild(host);
 })();
