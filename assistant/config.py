@@ -95,6 +95,9 @@ FIELDS: tuple[Setting, ...] = (
             "from the browser; the assistant's own origin is always allowed.", ),
     Setting("max_feedback_chars", "ASSISTANT_MAX_FEEDBACK_CHARS", int, 1000,
             "Longest feedback comment accepted, in characters.", minimum=10, maximum=20000),
+    Setting("torch_threads", "ASSISTANT_TORCH_THREADS", int, 0,
+            "CPU threads for the embedding model; 0 keeps torch's default. Servers with several workers on a "
+            "small machine answer more requests per second with 1.", minimum=0, maximum=64),
     Setting("host", "HOST", str, "127.0.0.1", "Interface `serve` listens on."),
     Setting("port", "PORT", int, 8000, "Port `serve` and `make run` listen on.", minimum=1, maximum=65535),
 )
@@ -129,6 +132,7 @@ class Settings:
     retention_days: int
     widget_origins: str
     max_feedback_chars: int
+    torch_threads: int
     host: str
     port: int
 

@@ -98,6 +98,18 @@ class Database:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"connect_args": {"check_same_thread": False}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            from sqlalchemy import event
+
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):
+                # WAL lets readers and one writer work at once; writers wait instead of failing.
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=10000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:

