@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -160,7 +161,7 @@ def test_widget_on_the_demo_host_page(page, server):
     bubble = page.locator("[data-gdpr-assistant] >> button")
     assert bubble.get_attribute("aria-expanded") == "false"
     bubble.click()
-    assert bubble.get_attribute("aria-expanded") == "true"
+    expect(bubble).to_have_attribute("aria-expanded", "true")
     frame = page.frame_locator("[data-gdpr-assistant] >> iframe")
     frame.locator("#question").fill("Combien de temps garder les images de vidéosurveillance ?")
     frame.locator("#send").click()
@@ -169,5 +170,5 @@ def test_widget_on_the_demo_host_page(page, server):
     shot(page, "widget.png")
     frame.locator("#question").focus()
     page.keyboard.press("Escape")  # inside the frame: the frame asks the host page's widget to close
-    assert bubble.get_attribute("aria-expanded") == "false"
+    expect(bubble).to_have_attribute("aria-expanded", "false")  # the message is asynchronous: wait for it
     assert csp_violations == [] and page.errors == []
