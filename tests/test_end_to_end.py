@@ -2,10 +2,8 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from assistant.retrieval.retriever import HybridRetriever
 from assistant.retrieval.vectorstore import open_store
 from assistant.runtime import open_answer_service
 
-from conftest import make_settings
+from conftest import free_port, make_settings
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "assistant.cli"]
@@ -81,35 +79,6 @@ def test_public_questions_quality(real_index):
     assert answers["refusal_accuracy"]["value"] == 1.0, report["items"]
     assert answers["false_refusals"]["value"] == 0.0
     assert answers["referral_rate"]["value"] == 1.0
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    port = free_port()
-    exe = Path(sys.executable).parent / "chroma"
-    log = open(tmp_path / "chroma.log", "wb")
-    proc = subprocess.Popen([str(exe), "run", "--path", str(tmp_path / "chroma-server"), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start: " + (tmp_path / "chroma.log").read_text(errors="replace"))
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
 
 
 def test_chroma_server_by_url(settings, chroma_server):

@@ -1,0 +1,68 @@
+"""The docker-compose topology with native processes: Chroma server, PostgreSQL, indexer CLI, gunicorn."""
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from conftest import FIXTURE_CORPUS, free_port
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def request(port, method, path, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = json.loads(resp.read() or b"null")
+    conn.close()
+    return resp.status, data
+
+
+def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_CORPUS_DIR": str(FIXTURE_CORPUS),
+           "DATABASE_URL": pg_url, "CHROMA_URL": chroma_server, "HF_HUB_OFFLINE": "1",
+           "ASSISTANT_TORCH_THREADS": "1"}
+    cli = [str(BIN / "gdpr-assistant")]
+    for args in (["db", "upgrade"], ["index", "--no-progress"]):  # the `indexer` service
+        done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "data" / "chroma").exists()  # vectors live in the Chroma server
+    port = free_port()
+    web = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+                            "--preload", "--timeout", "120", "assistant.web.wsgi:app"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                status, health = request(port, "GET", "/api/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < deadline, "gunicorn did not start"
+            time.sleep(0.5)
+        answers = [request(port, "POST", "/api/chat", {"message": "Dans quel délai notifier une fuite de données ?"})
+                   for _ in range(4)]  # several requests: both workers answer
+        assert all(s == 200 and a["status"] == "answered" for s, a in answers)
+        status, fb = request(port, "POST", "/api/feedback", {"answer_id": answers[0][1]["answer_id"], "rating": "up"})
+        assert status == 201
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from exchanges")).scalar() == 4
+        assert conn.execute(text("select count(*) from feedback")).scalar() == 1
+    engine.dispose()
+    purge = subprocess.run(cli + ["purge"], env=env, capture_output=True, text=True, timeout=120)  # the `purge` job
+    assert purge.returncode == 0 and "purged 0 exchange(s)" in purge.stdout
