@@ -55,6 +55,9 @@ FIELDS: tuple[Setting, ...] = (
             "SQLAlchemy URL of the database; empty means a SQLite file in the data dir."),
     Setting("chroma_url", "CHROMA_URL", str, "",
             "URL of a Chroma server (http://host:port); empty means a persistent Chroma store in the data dir."),
+    Setting("redis_url", "REDIS_URL", str, "",
+            "Redis URL (redis://host:6379/0) for conversations shared by several server workers; empty keeps "
+            "them in each process's memory."),
     Setting("embedding_model", "ASSISTANT_EMBEDDING_MODEL", str, "",
             "Path of a sentence-transformers model; empty means the packaged all-MiniLM-L6-v2 (offline)."),
     Setting("top_k", "ASSISTANT_TOP_K", int, 5,
@@ -114,6 +117,7 @@ class Settings:
     fetch_timeout: float
     database_url: str
     chroma_url: str
+    redis_url: str
     embedding_model: str
     top_k: int
     candidates: int
@@ -228,6 +232,8 @@ def _parse(f: Setting, value):
         u = urlparse(out)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ConfigError(f"{label} must look like http://host:port, got {out!r}")
+    if f.name == "redis_url" and out and urlparse(out).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{label} must look like redis://host:6379/0, got {out!r}")
     if f.name == "database_url" and out and "://" not in out:
         raise ConfigError(f"{label} must be an SQLAlchemy URL such as postgresql://user@host/db, got {out!r}")
     if f.name == "llm_url" and out:

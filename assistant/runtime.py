@@ -19,8 +19,12 @@ def open_retriever(settings, embedder=None) -> HybridRetriever:
 
 def open_answer_service(settings, embedder=None, chat_model=None) -> AnswerService:
     """The answer service over the live index, with the LLM writer the settings ask for (if any)."""
+    from .answer.conversations import ConversationStore, RedisConversationStore
     from .answer.llm import LLMWriter, make_chat_model
 
     retriever = open_retriever(settings, embedder)
     chat_model = chat_model or make_chat_model(settings)
-    return AnswerService(settings, retriever, llm=LLMWriter(chat_model) if chat_model is not None else None)
+    conversations = (RedisConversationStore(settings.redis_url, ttl_seconds=settings.conversation_ttl)
+                     if settings.redis_url else ConversationStore(ttl_seconds=settings.conversation_ttl))
+    return AnswerService(settings, retriever, llm=LLMWriter(chat_model) if chat_model is not None else None,
+                         conversations=conversations)

@@ -270,3 +270,45 @@ def test_slow_llm_falls_back_without_hanging(service_parts, llm_server):
     a = svc.ask("How long do we have to notify a data breach?")
     assert a.status == "answered" and a.verification["writer"] == "grounded"
     assert "fallback" in a.verification and svc.metrics["llm_fallbacks"] == 1
+
+
+@pytest.fixture
+def redis_url():
+    import os
+
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis not reachable at {url} ({e}); CI requires it")
+        pytest.skip(f"Redis not reachable at {url}")
+    return url
+
+
+def test_redis_conversations_are_shared_redacted_and_expire(redis_url):
+    import uuid
+
+    from assistant.answer.conversations import RedisConversationStore
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    worker_a = RedisConversationStore(redis_url, ttl_seconds=60, max_turns=2, prefix=prefix)
+    worker_b = RedisConversationStore(redis_url, ttl_seconds=60, max_turns=2, prefix=prefix)
+    cid = worker_a.record(None, "Breach? mail me at jo@example.org", "answered", (33,))
+    assert worker_b.context_for(cid, "and the content?") == "Breach? mail me at [EMAIL]"  # another worker sees it
+    for i in range(3):
+        worker_b.record(cid, f"q{i}", "answered", ())
+    assert [t.question for t in worker_a.get(cid).turns] == ["q1", "q2"]
+    assert 0 < worker_a.client.ttl(prefix + cid) <= 60
+    worker_a.client.delete(prefix + cid)  # what expiry does
+    with pytest.raises(InputError, match="unknown or expired"):
+        worker_b.get(cid)
+
+
+def test_unreachable_redis_is_a_clear_error():
+    from assistant.answer.conversations import RedisConversationStore
+
+    with pytest.raises(ConfigError, match="cannot reach Redis"):
+        RedisConversationStore("redis://127.0.0.1:1/0")

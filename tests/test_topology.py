@@ -30,7 +30,7 @@ def request(port, method, path, body=None):
 def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_CORPUS_DIR": str(FIXTURE_CORPUS),
            "DATABASE_URL": pg_url, "CHROMA_URL": chroma_server, "HF_HUB_OFFLINE": "1",
-           "ASSISTANT_TORCH_THREADS": "1"}
+           "ASSISTANT_TORCH_THREADS": "1", "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")}
     cli = [str(BIN / "gdpr-assistant")]
     for args in (["db", "upgrade"], ["index", "--no-progress"]):  # the `indexer` service
         done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=300)
@@ -54,6 +54,10 @@ def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
         answers = [request(port, "POST", "/api/chat", {"message": "Dans quel délai notifier une fuite de données ?"})
                    for _ in range(4)]  # several requests: both workers answer
         assert all(s == 200 and a["status"] == "answered" for s, a in answers)
+        cid = answers[0][1]["conversation_id"]
+        follow_ups = [request(port, "POST", "/api/chat", {"message": "et le contenu ?", "conversation_id": cid})
+                      for _ in range(4)]  # whichever worker answers knows the conversation (Redis)
+        assert [s for s, _ in follow_ups] == [200] * 4
         status, fb = request(port, "POST", "/api/feedback", {"answer_id": answers[0][1]["answer_id"], "rating": "up"})
         assert status == 201
     finally:
@@ -61,7 +65,7 @@ def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
         web.wait(timeout=30)
     engine = create_engine(pg_url)
     with engine.connect() as conn:
-        assert conn.execute(text("select count(*) from exchanges")).scalar() == 4
+        assert conn.execute(text("select count(*) from exchanges")).scalar() == 8
         assert conn.execute(text("select count(*) from feedback")).scalar() == 1
     engine.dispose()
     purge = subprocess.run(cli + ["purge"], env=env, capture_output=True, text=True, timeout=120)  # the `purge` job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
@@ -109,3 +110,49 @@ class ConversationStore:
         with self._lock:
             self._purge()
             return len(self._data)
+
+
+class RedisConversationStore(ConversationStore):
+    """The same store in Redis (REDIS_URL), shared by every worker; Redis expires conversations itself."""
+
+    def __init__(self, url: str, ttl_seconds: float = 1800, max_turns: int = 10, prefix: str = "gdpr:conv:"):
+        super().__init__(ttl_seconds=ttl_seconds, max_turns=max_turns)
+        import redis
+
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            self.client.ping()
+        except redis.RedisError as e:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"cannot reach Redis at REDIS_URL ({type(e).__name__}); start it or unset REDIS_URL") from None
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The live conversation, or an InputError (404) when it is unknown or expired."""
+        if not isinstance(conversation_id, str) or not ID_RE.match(conversation_id):
+            raise InputError("conversation_id must be 8-64 letters, digits, '-' or '_'",
+                             code="invalid_conversation_id", http_status=422)
+        raw = self.client.lrange(self.prefix + conversation_id, 0, -1)
+        if not raw:
+            raise InputError("unknown or expired conversation_id; start a new conversation without it",
+                             code="unknown_conversation", http_status=404)
+        turns = [Turn(**{**json.loads(r), "articles": tuple(json.loads(r)["articles"])}) for r in raw]
+        return Conversation(id=conversation_id, turns=turns, expires_at=self.clock() + self.client.ttl(
+            self.prefix + conversation_id))
+
+    def record(self, conversation_id: str | None, question: str, status: str, articles: tuple[int, ...]) -> str:
+        """Append a redacted turn and push the expiry back; returns the conversation id."""
+        cid = conversation_id or self.new_id()
+        text, _ = redact(question)
+        turn = json.dumps({"question": text, "status": status, "articles": list(articles), "at": self.clock()})
+        key = self.prefix + cid
+        with self.client.pipeline() as pipe:  # one round trip, applied together
+            pipe.rpush(key, turn)
+            pipe.ltrim(key, -self.max_turns, -1)
+            pipe.expire(key, int(self.ttl))
+            pipe.execute()
+        return cid
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.client.scan_iter(self.prefix + "*"))

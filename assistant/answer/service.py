@@ -86,7 +86,8 @@ class AnswerService:
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
-        self.conversations = conversations or ConversationStore(ttl_seconds=settings.conversation_ttl)
+        self.conversations = (conversations if conversations is not None
+                              else ConversationStore(ttl_seconds=settings.conversation_ttl))
         self.metrics: Counter = Counter()
         self._metrics_lock = threading.Lock()
         chunks = retriever.index.chunks.values()
