@@ -77,6 +77,6 @@ def verify_answer(text: str, allowed_articles: set[int], known_decisions: set[st
         kept.append(" ".join(good))
     text = "".join(kept)
     # A list item whose only sentence was removed leaves its bare marker ("4.", "-"): drop the line.
-    text = re.sub(r"(?m)^\s*(?:\d+[.)]|[-*•])\s*$\n?", "", text)
+    text = re.sub(r"(?m)^\s*(?:\d+[.)]|[-*•])\s*(?:\[\d+\]\s*)*$\n?", "", text)
     result.text = re.sub(r"\n{3,}", "\n\n", text).strip()
     return result

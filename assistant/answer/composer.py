@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..corpus.chunking import split_sections
 from ..types import Chunk, Hit
 
 LABELS = {
@@ -54,6 +55,14 @@ def _lines(text: str, max_lines: int = 5) -> str:
     return "\n".join(lines[:max_lines])
 
 
+def faq_detail(text: str, max_lines: int = 6) -> str:
+    """The explanation that follows an FAQ item's direct answer (its first section other than Sources)."""
+    for heading, body in split_sections(text):
+        if heading and not heading.lower().startswith("source"):
+            return _lines(body, max_lines)
+    return ""
+
+
 def compose_grounded(hits: list[Hit], lang: str, doc_chunks: dict[str, list[Chunk]],
                      max_provisions: int = 2) -> Composition:
     """Compose the answer from ranked hits; ``doc_chunks`` gives every chunk of a document (for steps)."""
@@ -79,6 +88,10 @@ def compose_grounded(hits: list[Hit], lang: str, doc_chunks: dict[str, list[Chun
         note = f" {t['other_lang']}" if c.lang != lang else ""
         parts.append(f"**{t['short']}** : {lead}{note} {mark(lead_i)}" if lang == "fr"
                      else f"**{t['short']}:** {lead}{note} {mark(lead_i)}")
+        if c.kind == "faq":
+            detail = faq_detail(c.text)
+            if detail:
+                parts.append(f"{detail} {mark(lead_i)}")
 
     provisions = [i for i, h in enumerate(hits) if h.chunk.kind == "gdpr_article" and i != lead_i][:max_provisions]
     if provisions:
