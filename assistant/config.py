@@ -87,6 +87,8 @@ FIELDS: tuple[Setting, ...] = (
     Setting("llm_url", "LLM_URL", str, "", "Base URL of the LLM endpoint (e.g. http://127.0.0.1:8080/v1)."),
     Setting("llm_model", "LLM_MODEL", str, "", "Model name at the endpoint, or the GGUF file path for `llamacpp`."),
     Setting("llm_api_key", "LLM_API_KEY", str, "", "API key for the LLM endpoint (never logged)."),
+    Setting("llm_max_tokens", "LLM_MAX_TOKENS", int, 512,
+            "Longest LLM answer, in tokens.", minimum=16, maximum=8192),
     Setting("llm_timeout", "LLM_TIMEOUT", float, 20.0,
             "Seconds before an LLM call is abandoned and the grounded composer answers instead.",
             minimum=0.1, maximum=600),
@@ -132,6 +134,7 @@ class Settings:
     llm_url: str
     llm_model: str
     llm_api_key: str
+    llm_max_tokens: int
     llm_timeout: float
     retention_days: int
     widget_origins: str
