@@ -23,7 +23,6 @@ def create_app(settings: Settings | None = None, answer_service=None) -> Flask:
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"),
                 static_folder=str(PROJECT_ROOT / "web/static"), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.config["JSON_SORT_KEYS"] = False
     app.extensions["assistant.settings"] = settings
     app.extensions["assistant.lock"] = threading.Lock()
     if answer_service is not None:
