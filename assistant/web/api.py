@@ -82,14 +82,14 @@ def chat():
     return jsonify(body)
 
 
-@bp.route("/chat/stream", methods=["GET", "POST"])
+@bp.post("/chat/stream")
 def chat_stream():
-    """The same answer as Server-Sent Events: sources, token..., done (or error)."""
-    if request.method == "POST":
-        message, cid = _chat_input(_json_body())
-    else:
-        message, cid = _chat_input({"message": request.args.get("message"),
-                                    "conversation_id": request.args.get("conversation_id")})
+    """The same answer as Server-Sent Events: sources, token..., done (or error).
+
+    POST only: a question in a URL would end up in access logs and proxies, with whatever personal
+    data the visitor typed.
+    """
+    message, cid = _chat_input(_json_body())
     service = services.answer_service()
     events = service.ask_stream(message, conversation_id=cid, keep=True)
     first = next(events)  # input errors surface here, as a plain JSON error, before the stream starts

@@ -41,15 +41,7 @@ def openapi_document() -> dict:
                          "responses": {"200": {"description": "Events `sources`, `token`..., then `done` (the Answer "
                                                               "with answer_id) or `error`",
                                                "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                                       **ERRORS}},
-                "get": {"summary": "Answer one message as Server-Sent Events (EventSource)",
-                        "operationId": "chatStreamGet",
-                        "parameters": [
-                            {"name": "message", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 2000}},
-                            {"name": "conversation_id", "in": "query", "required": False, "schema": {"type": "string"}}],
-                        "responses": {"200": {"description": "Events as for POST",
-                                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                                      **ERRORS}}},
+                                       **ERRORS}}},
             "/api/feedback": {"post": {
                 "summary": "Thumbs up or down on an answer", "operationId": "feedback",
                 "requestBody": {"required": True, "content": {"application/json": {
