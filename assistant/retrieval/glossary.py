@@ -35,14 +35,19 @@ class Glossary:
         entries = [e for e in entries if e.key not in self.generic]
         self.entries = entries
         self.max_terms = max_terms
-        # (stems of a term in its language, exact folded tokens, entry index, language)
-        self._patterns: list[tuple[tuple[str, ...], tuple[str, ...], int, str]] = []
+        # Patterns indexed by their first element, so matching costs one lookup per word of the question:
+        # _by_stem[lang][first stem] -> [(stems, entry)], _by_word[first folded word] -> [(words, entry, lang)]
+        self._by_stem: dict[str, dict[str, list[tuple[tuple[str, ...], int]]]] = {"fr": {}, "en": {}}
+        self._by_word: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         for i, e in enumerate(entries):
             for lang, terms in (("fr", e.fr), ("en", e.en)):
                 for t in terms:
                     stems = tuple(analyze(t, lang))
+                    words = tuple(tokens(t))
                     if stems:
-                        self._patterns.append((stems, tuple(tokens(t)), i, lang))
+                        self._by_stem[lang].setdefault(stems[0], []).append((stems, i))
+                    if words:
+                        self._by_word.setdefault(words[0], []).append((words, i, lang))
 
     def matches(self, question: str, lang: str | None = None) -> list[GlossaryEntry]:
         """Entries one of whose terms occurs in the question.
@@ -51,18 +56,22 @@ class Glossary:
         language must appear word for word ("DPO", "privacy by design" in a French sentence), so that
         a French "désigner" is not taken for the English "design".
         """
-        stems = {"fr": analyze(question, "fr"), "en": analyze(question, "en")}
-        words = tokens(question)
-        found: list[int] = []
-        for term_stems, term_words, i, term_lang in self._patterns:
-            if i in found:
+        found: dict[int, None] = {}  # ordered set
+        for term_lang in ("fr", "en"):
+            if lang is not None and term_lang != lang:
                 continue
-            if lang is None or term_lang == lang:
-                hit = _contains(stems[term_lang], term_stems)
-            else:
-                hit = _contains(words, term_words)
-            if hit:
-                found.append(i)
+            seq = analyze(question, term_lang)
+            index = self._by_stem[term_lang]
+            for pos, stem in enumerate(seq):
+                for pattern, i in index.get(stem, ()):
+                    if tuple(seq[pos:pos + len(pattern)]) == pattern:
+                        found.setdefault(i)
+        if lang is not None:
+            words = tokens(question)
+            for pos, word in enumerate(words):
+                for pattern, i, term_lang in self._by_word.get(word, ()):
+                    if term_lang != lang and tuple(words[pos:pos + len(pattern)]) == pattern:
+                        found.setdefault(i)
         return [self.entries[i] for i in found]
 
     def expand(self, question: str, lang: str | None = None) -> dict[str, list[str]]:
@@ -98,9 +107,3 @@ def generic_entries(entries: list[GlossaryEntry], doc_frequency, threshold: floa
                 out.add(e.key)
     return out
 
-
-def _contains(seq: list[str], sub: tuple[str, ...]) -> bool:
-    n = len(sub)
-    if n == 1:
-        return sub[0] in seq
-    return any(tuple(seq[i:i + n]) == sub for i in range(len(seq) - n + 1))

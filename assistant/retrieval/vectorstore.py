@@ -21,6 +21,7 @@ class ChromaVectorStore:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.where = url or str(path)
+        self._count: int | None = None
         try:
             if url:
                 u = urlparse(url)
@@ -58,6 +59,7 @@ class ChromaVectorStore:
 
     def add(self, ids: list[str], embeddings: np.ndarray, metadatas: list[dict]) -> None:
         """Add (or overwrite) vectors."""
+        self._count = None
         for i in range(0, len(ids), BATCH):
             self._call(self.collection.upsert, ids=ids[i:i + BATCH],
                        embeddings=[e.tolist() for e in embeddings[i:i + BATCH]],
@@ -65,16 +67,26 @@ class ChromaVectorStore:
 
     def delete(self, ids: list[str]) -> None:
         """Remove vectors."""
+        self._count = None
         for i in range(0, len(ids), BATCH):
             self._call(self.collection.delete, ids=ids[i:i + BATCH])
 
     def query(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` nearest ids with their cosine similarity, best first."""
-        count = self._call(self.collection.count)
-        if count == 0:
+        # The collection size bounds n_results; it is read once and again only when a build changed it.
+        if self._count is None or self._count < n:
+            self._count = self._call(self.collection.count)
+        if self._count == 0:
             return []
-        res = self._call(self.collection.query, query_embeddings=[embedding.tolist()], n_results=min(n, count),
-                         include=["distances"])
+        try:
+            res = self.collection.query(query_embeddings=[embedding.tolist()], n_results=min(n, self._count),
+                                        include=["distances"])
+        except Exception:
+            self._count = self._call(self.collection.count)  # vectors were removed since: ask for fewer
+            if self._count == 0:
+                return []
+            res = self._call(self.collection.query, query_embeddings=[embedding.tolist()],
+                             n_results=min(n, self._count), include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
 
