@@ -58,7 +58,6 @@ def ask(ctx, question, as_json):
         validate_question(question, s.max_question_chars)  # bad input fails before the model loads
     service = open_answer_service(s)
     if question != "-":
-        # one-shot CLI answers keep no conversation
         _print_answer(service.ask(question), as_json)
         return
     failed = 0

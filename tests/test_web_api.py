@@ -201,3 +201,17 @@ def test_openapi_validates_and_covers_every_api_route(client, app):
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 served.add((rule.rule, method))
     assert served == documented
+
+
+def test_a_storage_failure_does_not_lose_the_answer(client, app):
+    from sqlalchemy.exc import OperationalError
+
+    with app.app_context():
+        log = web_services.exchange_log()
+
+    def broken(*a, **kw):
+        raise OperationalError("insert", {}, Exception("disk full"))
+
+    log.record = broken
+    r = client.post("/api/chat", json={"message": "How long do we have to notify a data breach?"})
+    assert r.status_code == 200 and r.get_json()["status"] == "answered" and r.get_json()["answer_id"] is None

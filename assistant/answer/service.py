@@ -155,7 +155,7 @@ class AnswerService:
     def _grounded_text(self, p: Prepared) -> str:
         return compose_grounded(p.hits, p.lang, self.doc_chunks).text
 
-    def _text_for(self, p: Prepared) -> tuple[str, dict]:
+    def _text_for(self, p: Prepared, use_llm: bool = True) -> tuple[str, dict]:
         """The answer text (verified) and how it was produced."""
         if p.status == "out_of_scope":
             return fixed_reply(p.scope, p.lang), {"writer": "fixed"}
@@ -163,7 +163,7 @@ class AnswerService:
             return NO_ANSWER[p.lang], {"writer": "fixed"}
         info = {"writer": "grounded"}
         text = None
-        if self.llm is not None:
+        if self.llm is not None and use_llm:
             try:
                 text = self.llm.write(p.question, p.lang, p.hits)
                 info["writer"] = "llm"
@@ -212,9 +212,9 @@ class AnswerService:
                           "citations": [c.to_dict() for c in p.citations]}
         if self.llm is not None and p.status == "answered":
             streamed, info = yield from self._stream_llm(p)
-            if streamed is None:
-                text, info2 = self._text_for_grounded(p)
-                info.update(info2)
+            if streamed is None:  # the LLM failed: the grounded composer answers (done carries its text)
+                text, grounded = self._text_for(p, use_llm=False)
+                info.update(grounded)
                 for piece in _pieces(text):
                     yield "token", {"text": piece}
             else:
@@ -224,11 +224,6 @@ class AnswerService:
             for piece in _pieces(text):
                 yield "token", {"text": piece}
         yield "done", self._finish(p, text, info, conversation_id, keep).to_dict()
-
-    def _text_for_grounded(self, p: Prepared) -> tuple[str, dict]:
-        text = self._grounded_text(p)
-        v = verify_answer(text, self._allowed_articles(p.hits), self.known_decisions, len(p.citations))
-        return v.text, {"writer": "grounded"}
 
     def _stream_llm(self, p: Prepared):
         """Stream LLM text sentence by sentence, each verified before it leaves; None on failure."""

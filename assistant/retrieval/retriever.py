@@ -69,19 +69,19 @@ class HybridRetriever:
         t3 = time.perf_counter()
         titles = self.index.titles.get(lang)
         title_hits = titles.search(query, s.candidates, extra_terms=expansions[lang]) if titles else []
-        rankings = [([cid for cid, _ in dense], s.dense_weight)]
-        rankings += [([cid for cid, _ in res], s.lexical_weight) for res in lexical.values()]
-        # Titles and alternative questions of FAQ items and guides, a short and telling field of their own.
-        rankings.append(([cid for cid, _ in title_hits], s.lexical_weight))
+        # Titles and alternative questions of FAQ items and guides are a short and telling field of their own.
+        named = [("dense", dense, s.dense_weight)]
+        named += [(f"lexical_{lg}", res, s.lexical_weight) for lg, res in lexical.items()]
+        named.append(("titles", title_hits, s.lexical_weight))
+        rankings = [([cid for cid, _ in res], weight) for _, res, weight in named]
         if SANCTION_QUERY.search(fold(question)):
-            pool = [cid for _, res in [("d", dense)] + list(lexical.items()) for cid, _ in res]
+            pool = [cid for res in (dense, *lexical.values()) for cid, _ in res]
             decisions = list(dict.fromkeys(c for c in pool if self.index.chunks[c].kind == "cnil_decision"))
             rankings.append((decisions, 2 * s.lexical_weight))  # the user asks about sanctions
         fused = reciprocal_rank_fusion(rankings, k=s.rrf_k)
         similarities = dict(dense)
         ranks: dict[str, dict] = {}
-        for name, res in ([("dense", dense)] + [(f"lexical_{lg}", r) for lg, r in lexical.items()]
-                          + [("titles", title_hits)]):
+        for name, res, _ in named:
             for rank, (cid, _) in enumerate(res, start=1):
                 ranks.setdefault(cid, {})[name] = rank
         scored = [(self.index.chunks[cid], score) for cid, score in fused.items()]

@@ -6,6 +6,7 @@ import json
 import logging
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import AssistantError, InputError
 from . import services
@@ -67,8 +68,8 @@ def _store(question: str, answer: dict) -> str | None:
     """Record the exchange (redacted); a storage failure never loses the answer itself."""
     try:
         return services.exchange_log().record(question, answer)
-    except AssistantError as e:
-        log.error("exchange not stored: %s", e.message)
+    except (AssistantError, SQLAlchemyError) as e:
+        log.error("exchange not stored: %s", type(e).__name__)  # never the question itself: it may hold PII
         return None
 
 
