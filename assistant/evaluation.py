@@ -1,16 +1,34 @@
-"""Evaluation harness: retrieval quality and latency on a labelled question set (JSONL)."""
+"""Evaluation harness: answer quality and latency on a labelled question set (JSONL).
+
+An item is ``{"id", "lang", "kind", "q", "articles", "facts", "should_refuse", "note", "entity"?}``:
+
+- ``kind``: gdpr | cnil | trap | off_topic | abusive (older sets: ``out`` = off topic, ``referral``);
+- ``articles``: the GDPR articles a right answer rests on (the lead source must be about one of them);
+- ``facts``: strings the answer must contain, alternatives separated by ``|`` (matched case- and
+  accent-insensitively);
+- ``should_refuse``: true for off-topic and abusive requests;
+- ``entity``: for a CNIL decision, the organisation's name.
+
+Metrics (per kind and overall): hit@1 (the first citation, i.e. the source the answer leads with,
+supports the answer), hit@5 (one of the first five citations does), facts (share of facts present
+in the answer), facts@lead (present in the first paragraph, the one the visitor reads), refused
+in-scope questions, refused off-topic/abusive requests, traps corrected (every fact present).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .retrieval.text import fold
 
-KS = (1, 3, 5, 10)
+KINDS = ("gdpr", "cnil", "trap", "off_topic", "abusive", "out", "referral")
+REFUSE_KINDS = ("off_topic", "abusive", "out")
 
 
 @dataclass
@@ -22,7 +40,10 @@ class EvalItem:
     kind: str
     q: str
     articles: list[int] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    should_refuse: bool = False
     entity: str | None = None
+    note: str = ""
 
 
 def read_items(path: Path) -> list[EvalItem]:
@@ -37,8 +58,16 @@ def read_items(path: Path) -> list[EvalItem]:
             continue
         try:
             d = json.loads(line)
-            items.append(EvalItem(id=str(d["id"]), lang=d["lang"], kind=d["kind"], q=d["q"],
-                                  articles=[int(a) for a in d.get("articles", [])], entity=d.get("entity")))
+            kind = d["kind"]
+            if kind not in KINDS:
+                raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            facts = d.get("facts", [])
+            if not isinstance(facts, list) or not all(isinstance(f, str) and f.strip() for f in facts):
+                raise ValueError("facts must be a list of non-empty strings")
+            items.append(EvalItem(id=str(d["id"]), lang=d["lang"], kind=kind, q=d["q"],
+                                  articles=[int(a) for a in d.get("articles", [])], facts=facts,
+                                  should_refuse=bool(d.get("should_refuse", kind in REFUSE_KINDS)),
+                                  entity=d.get("entity"), note=d.get("note", "")))
         except (ValueError, KeyError, TypeError) as e:
             raise InputError(f"{path}:{n}: not a question record ({type(e).__name__}: {e})") from None
     if not items:
@@ -46,15 +75,35 @@ def read_items(path: Path) -> list[EvalItem]:
     return items
 
 
-def first_relevant_rank(hits, item: EvalItem) -> int | None:
-    """1-based rank of the first hit supporting one of the expected articles (or naming the entity)."""
-    for rank, h in enumerate(hits, start=1):
-        c = h.chunk
-        if item.kind == "gdpr" and c.article is not None and c.article in item.articles:
-            return rank
-        if item.kind == "cnil" and item.entity and item.entity.lower() in (c.title + " " + c.text).lower():
-            return rank
-    return None
+def fact_present(fact: str, text: str) -> bool:
+    """True when one of the ``|`` alternatives of a fact occurs in the text (case and accents ignored)."""
+    hay = _norm(text)
+    return any(_norm(alt) in hay for alt in fact.split("|") if alt.strip())
+
+
+def _norm(text: str) -> str:
+    # Thin and non-breaking spaces, typographic apostrophes and repeated spaces do not count.
+    text = fold(text).replace("\u202f", " ").replace("\xa0", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def lead_paragraph(answer: str) -> str:
+    """The first paragraph of an answer: what a visitor reads first."""
+    for para in re.split(r"\n\s*\n", answer.strip()):
+        if para.strip():
+            return para
+    return ""
+
+
+def supports(citation: dict, item: EvalItem) -> bool:
+    """Whether a citation (contract form) is a right source for the item."""
+    if item.kind == "cnil":
+        if citation["kind"] != "cnil_decision":
+            return False
+        if item.entity:
+            return fold(item.entity) in fold(citation["title"] + " " + citation["ref"])
+        return citation.get("article") in item.articles
+    return citation.get("article") is not None and citation["article"] in item.articles
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -66,93 +115,112 @@ def percentile(values: list[float], p: float) -> float:
     return s[idx]
 
 
-def retrieval_metrics(ranks: list[int | None]) -> dict:
-    """hit@k and MRR@10 from first-relevant ranks."""
-    n = len(ranks)
-    out = {f"hit@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in KS} if n else {}
-    if n:
-        out["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / n
-    out["n"] = n
-    return out
+def score_answer(item: EvalItem, answer: dict) -> dict:
+    """Per-item scores of one answer in the JSON contract's form."""
+    cites = answer.get("citations", [])
+    refused = answer["status"] == "out_of_scope"
+    row = {"id": item.id, "lang": item.lang, "kind": item.kind, "status": answer["status"],
+           "refused": refused, "should_refuse": item.should_refuse,
+           "lead": cites[0]["ref"] if cites else None,
+           "cited": [c["ref"] for c in cites[:5]]}
+    if item.articles and not item.should_refuse:
+        row["hit1"] = bool(cites) and supports(cites[0], item)
+        row["hit5"] = any(supports(c, item) for c in cites[:5])
+    if item.facts and not item.should_refuse:
+        text = answer.get("answer", "")
+        found = [fact_present(f, text) for f in item.facts]
+        lead = [fact_present(f, lead_paragraph(text)) for f in item.facts]
+        row["facts"] = sum(found) / len(found)
+        row["facts_lead"] = sum(lead) / len(lead)
+        row["missing"] = [f for f, ok in zip(item.facts, found, strict=True) if not ok]
+    if item.kind == "referral":
+        row["referral"] = answer.get("referral") is not None
+    return row
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Aggregate metrics of scored rows."""
+    def mean(key, selected):
+        vals = [r[key] for r in selected if key in r]
+        return (sum(vals) / len(vals), len(vals)) if vals else (None, 0)
+
+    in_scope = [r for r in rows if not r["should_refuse"]]
+    out = {
+        "hit@1": mean("hit1", rows),
+        "hit@5": mean("hit5", rows),
+        "facts": mean("facts", rows),
+        "facts@lead": mean("facts_lead", rows),
+        "in_scope_refused": ((sum(r["refused"] for r in in_scope) / len(in_scope)), len(in_scope))
+        if in_scope else (None, 0),
+        "refusals_right": mean("_refusal_ok", [{**r, "_refusal_ok": r["refused"]} for r in rows
+                                               if r["should_refuse"]]),
+        "traps_corrected": mean("_trap_ok", [{**r, "_trap_ok": r.get("facts") == 1.0} for r in rows
+                                             if r["kind"] == "trap"]),
+    }
+    return {k: {"value": v, "n": n} for k, (v, n) in out.items()}
+
+
+def run_answer_eval(ask, items: list[EvalItem]) -> dict:
+    """Ask every question (``ask(q) -> contract dict``) and score the answers."""
+    rows, latencies = [], []
+    for it in items:
+        t0 = time.perf_counter()
+        answer = ask(it.q)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        row = score_answer(it, answer)
+        row["ms"] = latencies[-1]
+        rows.append(row)
+    groups = {"all": rows}
+    for kind in KINDS:
+        sel = [r for r in rows if r["kind"] == kind]
+        if sel:
+            groups[kind] = sel
+    for lang in ("fr", "en"):
+        sel = [r for r in rows if r["lang"] == lang]
+        if sel:
+            groups[lang] = sel
+    return {"groups": {g: {"n": len(rs), **summarize(rs)} for g, rs in groups.items()},
+            "latency_ms": {"p50": statistics.median(latencies) if latencies else 0.0,
+                           "p95": percentile(latencies, 95), "n": len(latencies)},
+            "items": rows}
 
 
 def run_eval(service, items: list[EvalItem]) -> dict:
-    """Retrieval metrics (top-10) and answer metrics (status, citations, referral) for each question."""
-    retriever = service.retriever
-    retriever.retrieve("warm up")  # load the model outside the timings
-    per_item, latencies, answer_latencies = [], [], []
-    for it in items:
-        t0 = time.perf_counter()
-        r = retriever.retrieve(it.q, k=10)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        rank = first_relevant_rank(r.hits, it) if it.kind in ("gdpr", "cnil") else None
-        t1 = time.perf_counter()
-        a = service.ask(it.q)
-        answer_latencies.append((time.perf_counter() - t1) * 1000)
-        cited = [c.article for c in a.citations]
-        per_item.append({"id": it.id, "lang": it.lang, "kind": it.kind, "rank": rank,
-                         "top": [h.chunk.ref for h in r.hits[:5]], "status": a.status,
-                         "answer_language": a.language, "cited_articles": cited,
-                         "correct_citation": bool(set(cited) & set(it.articles)),
-                         "referral": a.referral is not None})
-    report = {"retrieval": {}, "latency_ms": {"p50": statistics.median(latencies),
-                                              "p95": percentile(latencies, 95), "n": len(latencies)},
-              "answer_latency_ms": {"p50": statistics.median(answer_latencies),
-                                    "p95": percentile(answer_latencies, 95)},
-              "answers": answer_metrics(per_item), "items": per_item}
-    for kind in ("gdpr", "cnil"):
-        rows = [p for p in per_item if p["kind"] == kind]
-        if not rows:
-            continue
-        groups = {"overall": rows} | {lg: [p for p in rows if p["lang"] == lg] for lg in ("fr", "en")}
-        report["retrieval"][kind] = {g: retrieval_metrics([p["rank"] for p in rs]) for g, rs in groups.items() if rs}
-    return report
+    """Answer-level evaluation of the answer service (warm: the model loads before the timings)."""
+    service.ask("warm up: qu'est-ce que le RGPD ?")
+    return run_answer_eval(lambda q: service.ask(q).to_dict(), items)
 
 
-def answer_metrics(rows: list[dict]) -> dict:
-    """Refusal accuracy (kind out), answered-with-a-correct-article (kind gdpr), referral rate (kind referral)."""
-    def share(selected, pred):
-        return (sum(1 for r in selected if pred(r)) / len(selected), len(selected)) if selected else (None, 0)
+METRICS = ("hit@1", "hit@5", "facts", "facts@lead", "in_scope_refused", "refusals_right", "traps_corrected")
 
-    gdpr = [r for r in rows if r["kind"] == "gdpr"]
-    out = {
-        "refusal_accuracy": share([r for r in rows if r["kind"] == "out"], lambda r: r["status"] == "out_of_scope"),
-        "answered_with_correct_article": share(gdpr, lambda r: r["status"] == "answered" and r["correct_citation"]),
-        "answer_in_question_language": share(gdpr, lambda r: r["answer_language"] == r["lang"]),
-        "referral_rate": share([r for r in rows if r["kind"] == "referral"], lambda r: r["referral"]),
-        "false_refusals": share(gdpr, lambda r: r["status"] == "out_of_scope"),
-    }
-    return {k: {"value": v[0], "n": v[1]} for k, v in out.items()}
+
+def format_table(report: dict, title: str = "") -> str:
+    """The per-group metrics as a text table."""
+    head = f"{'group':<10}{'n':>4}" + "".join(f"{m:>17}" for m in METRICS)
+    lines = [title] if title else []
+    lines.append(head)
+    for g, m in report["groups"].items():
+        cells = []
+        for name in METRICS:
+            v = m[name]["value"]
+            cells.append(f"{'-' if v is None else f'{v:.3f}'} ({m[name]['n']})".rjust(17))
+        lines.append(f"{g:<10}{m['n']:>4}" + "".join(cells))
+    lat = report["latency_ms"]
+    lines.append(f"answer latency over {lat['n']} questions: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
+    return "\n".join(lines)
 
 
 def format_report(report: dict) -> str:
-    """The report as text tables."""
-    lines = []
-    for kind, groups in report["retrieval"].items():
-        lines.append(f"retrieval ({kind} items)")
-        lines.append(f"{'':<9}{'n':>4}" + "".join(f"{f'hit@{k}':>8}" for k in KS) + f"{'MRR@10':>8}")
-        for g, m in groups.items():
-            lines.append(f"{g:<9}{m['n']:>4}" + "".join(f"{m[f'hit@{k}']:>8.3f}" for k in KS) + f"{m['mrr@10']:>8.3f}")
-        lines.append("")
-    lines.append("answers")
-    for name, m in report["answers"].items():
-        value = "n/a" if m["value"] is None else f"{m['value']:.3f}"
-        lines.append(f"  {name:<32}{value:>7}  (n={m['n']})")
-    lines.append("")
-    lat, alat = report["latency_ms"], report["answer_latency_ms"]
-    lines.append(f"retrieval latency over {lat['n']} questions: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
-    lines.append(f"answer latency (end to end): p50 {alat['p50']:.1f} ms, p95 {alat['p95']:.1f} ms")
-    misses = [p for p in report["items"] if p["kind"] in ("gdpr", "cnil") and (p["rank"] is None or p["rank"] > 5)]
-    wrong = [p for p in report["items"] if (p["kind"] == "out") != (p["status"] == "out_of_scope")
-             or (p["kind"] == "referral" and not p["referral"])]
-    if wrong:
-        lines.append("")
-        lines.append("wrong status or missing referral:")
-        for p in wrong:
-            lines.append(f"  {p['id']} ({p['lang']}, {p['kind']}): status {p['status']}, referral {p['referral']}")
-    if misses:
-        lines.append("")
-        lines.append("not in the top 5:")
-        for p in misses:
-            lines.append(f"  {p['id']} ({p['lang']}): rank {p['rank']}; top: {', '.join(p['top'][:3])}")
+    """The table and every failure (wrong lead, missing facts, wrong refusal), one line each."""
+    lines = [format_table(report), ""]
+    for r in report["items"]:
+        problems = []
+        if r["should_refuse"] != r["refused"]:
+            problems.append("refused" if r["refused"] else f"not refused ({r['status']})")
+        if r.get("hit1") is False:
+            problems.append(f"lead {r['lead']}" + ("" if r.get("hit5") else " (none in top 5)"))
+        if r.get("missing"):
+            problems.append("missing " + "; ".join(r["missing"]))
+        if problems:
+            lines.append(f"  {r['id']} ({r['lang']}, {r['kind']}): " + ", ".join(problems))
     return "\n".join(lines)

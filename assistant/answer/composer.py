@@ -1,36 +1,72 @@
-"""The grounded composer (default, no LLM, deterministic): a cited answer built from retrieved sources.
+"""The grounded composer (default, no LLM, deterministic): a cited answer built from ranked sources.
 
-Shape of an answer: a direct answer (the best FAQ or guide's first paragraph), the exact provisions
-that support it (official text when imported), a CNIL sanction when one was retrieved, and the
-practical steps of the best guide. Every block ends with the [n] marker of the citation it comes from.
+The visitor reads the first paragraph, so it answers the question asked:
+- a correction first when the question rests on a false premise (an article that does not exist, a
+  wrong deadline);
+- for a yes/no question, Oui/Non (Yes/No) decided from the visitor's question against the source's
+  own question, never copied blindly from the source's first word;
+- the key fact the question type asks for (a deadline, an amount) in the first sentence;
+- then the source's direct answer.
+Below it: the most relevant details of that source, the exact provision in the question's
+language, a CNIL sanction when the question is about sanctions, the practical steps of the guide.
+Every block ends with the [n] marker of the source it comes from; the citations are exactly the
+sources used, in the order of first use.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..corpus.chunking import split_sections
+from ..retrieval.query import QuestionInfo, has_amount, has_duration
+from ..retrieval.text import analyze
 from ..types import Chunk, Hit
+from . import polarity
+from .premises import Correction, check_articles, check_duration, check_misnamed_article
 
 LABELS = {
-    "fr": {"short": "En bref", "text": "Ce que dit le texte", "sanction": "Exemple de sanction de la CNIL",
-           "practice": "En pratique", "other_lang": "(source disponible en anglais uniquement)",
-           "notice": "Information générale, pas un conseil juridique.",
-           "practice_heading": ("en pratique pour une pme", "en pratique")},
-    "en": {"short": "In short", "text": "What the text says", "sanction": "A CNIL sanction in point",
-           "practice": "In practice", "other_lang": "(source available in French only)",
-           "notice": "General information, not legal advice.",
-           "practice_heading": ("in practice for an sme", "in practice")},
+    "fr": {"text": "Ce que dit le texte", "sanction": "Exemple de sanction de la CNIL", "practice": "En pratique",
+           "detail": "À savoir", "other_lang": "(source disponible en anglais uniquement)",
+           "notice": "Information générale, pas un conseil juridique.", "colon": " :",
+           "practice_heading": ("en pratique pour une pme", "en pratique"),
+           "rules_heading": ("ce que l'article exige", "en detail", "ce que prevoit", "les regles")},
+    "en": {"text": "What the text says", "sanction": "A CNIL sanction in point", "practice": "In practice",
+           "detail": "Good to know", "other_lang": "(source available in French only)",
+           "notice": "General information, not legal advice.", "colon": ":",
+           "practice_heading": ("in practice for an sme", "in practice"),
+           "rules_heading": ("what the article requires", "in detail", "what it requires", "the rules")},
 }
+ABBREVIATIONS = re.compile(r"(\b(art|arts|Art|Arts|p|pp|ex|cf|etc|n°|no|M|Mme|St|e\.g|i\.e|vs|al)\.|\b[A-Z]\.)$")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+")
+LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
+                            r"deliberation|san-\d{4})", re.I)
 
 
 @dataclass(frozen=True)
 class Composition:
-    """A composed answer: Markdown text with [n] markers (1-based indexes into the hits)."""
+    """A composed answer: Markdown with [n] markers, and the sources it uses in order of first use."""
 
     text: str
-    used: tuple[int, ...]
+    used: tuple[Chunk, ...]
+    yes_no: bool | None = None
+    corrections: tuple[str, ...] = ()
+    lead_kind: str = ""
+    sections: dict = field(default_factory=dict, compare=False)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a paragraph (abbreviations such as 'art.' do not end a sentence)."""
+    text = " ".join(text.split())
+    pieces = SENTENCE_BREAK.split(text)
+    out: list[str] = []
+    for p in pieces:
+        if out and (ABBREVIATIONS.search(out[-1]) or (p[:1].islower() or p[:1].isdigit())):
+            out[-1] += " " + p
+        else:
+            out.append(p)
+    return [s for s in out if s.strip()]
 
 
 def first_paragraph(text: str) -> str:
@@ -42,83 +78,261 @@ def first_paragraph(text: str) -> str:
     return text.strip()
 
 
-def excerpt(text: str, limit: int = 360) -> str:
-    """A short excerpt cut at a word boundary."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+def excerpt(text: str, limit: int = 420) -> str:
+    """Whole sentences from the start of a text, up to about ``limit`` characters (at least one)."""
+    out = []
+    for s in sentences(text):
+        if out and len(" ".join(out)) + len(s) > limit:
+            break
+        out.append(s)
+    return " ".join(out)
 
 
-def _lines(text: str, max_lines: int = 5) -> str:
-    lines = [ln.rstrip() for ln in text.strip().splitlines() if ln.strip()]
-    return "\n".join(lines[:max_lines])
+def renumber(lines: list[str]) -> list[str]:
+    """Numbered list items numbered 1, 2, 3... again after some were dropped."""
+    n = 0
+    out = []
+    for line in lines:
+        m = re.match(r"^(\s*)\d{1,2}([.)])\s+", line)
+        if m:
+            n += 1
+            line = f"{m.group(1)}{n}{m.group(2)} " + line[m.end():]
+        out.append(line)
+    return out
 
 
-def faq_detail(text: str, max_lines: int = 6) -> str:
-    """The explanation that follows an FAQ item's direct answer (its first section other than Sources)."""
-    for heading, body in split_sections(text):
-        if heading and not heading.lower().startswith("source"):
-            return _lines(body, max_lines)
-    return ""
+class Composer:
+    """Composes grounded answers; knows every chunk of every document (for provisions and steps)."""
 
+    def __init__(self, doc_chunks: dict[str, list[Chunk]], idf: dict[str, dict[str, float]]):
+        self.doc_chunks = doc_chunks
+        self.idf = idf
+        self.titles: dict[str, dict[int, str]] = {"fr": {}, "en": {}}
+        for chunks in doc_chunks.values():
+            for c in chunks:
+                if c.kind == "gdpr_article" and c.article is not None:
+                    self.titles[c.lang].setdefault(c.article, c.title.split(" – ", 1)[-1])
 
-def compose_grounded(hits: list[Hit], lang: str, doc_chunks: dict[str, list[Chunk]],
-                     max_provisions: int = 2) -> Composition:
-    """Compose the answer from ranked hits; ``doc_chunks`` gives every chunk of a document (for steps)."""
-    t = LABELS[lang]
-    parts: list[str] = []
-    used: list[int] = []
+    # -- scoring ---------------------------------------------------------------------------------
+    def relevance(self, q_stems: set[str], text: str, lang: str) -> float:
+        """IDF-weighted share of the question's words found in a text."""
+        if not q_stems:
+            return 0.0
+        idf = self.idf.get(lang, {})
+        words = set(analyze(text, lang))
+        total = sum(idf.get(s, 1.0) for s in q_stems)
+        return sum(idf.get(s, 1.0) for s in q_stems & words) / total if total else 0.0
 
-    def mark(i: int) -> str:
-        if i + 1 not in used:
-            used.append(i + 1)
-        return f"[{i + 1}]"
+    def _best_lines(self, lines: list[str], q_stems: set[str], lang: str, keep: int) -> list[str]:
+        """The ``keep`` most relevant lines, in their original order (the first always counts a little)."""
+        if len(lines) <= keep:
+            return lines
+        scored = sorted(range(len(lines)), key=lambda i: (-(self.relevance(q_stems, lines[i], lang) + (0.05 if i == 0
+                                                          else 0.0)), i))
+        chosen = sorted(scored[:keep])
+        return [lines[i] for i in chosen]
 
-    lead_i = next((i for i, h in enumerate(hits) if h.chunk.kind in ("faq", "guide", "cnil_decision")), None)
-    if lead_i is None:
-        lead_i = 0 if hits else None
-    if lead_i is not None:
-        c = hits[lead_i].chunk
-        lead = first_paragraph(c.text) if c.kind in ("faq", "guide", "cnil_decision") else excerpt(c.text, 500)
-        if c.kind == "guide" and c.section:  # a later section matched: lead with the guide's summary
-            first = [x for x in doc_chunks.get(c.doc_id, []) if not x.section]
-            if first:
-                lead = first_paragraph(first[0].text)
-        note = f" {t['other_lang']}" if c.lang != lang else ""
-        parts.append(f"**{t['short']}** : {lead}{note} {mark(lead_i)}" if lang == "fr"
-                     else f"**{t['short']}:** {lead}{note} {mark(lead_i)}")
+    # -- parts -------------------------------------------------------------------------------------
+    def _lead(self, question: str, info: QuestionInfo, lang: str, hit: Hit, q_stems: set[str]):
+        """The direct answer from the lead source: (text, yes/no or None)."""
+        c = hit.chunk
         if c.kind == "faq":
-            detail = faq_detail(c.text)
-            if detail:
-                parts.append(f"{detail} {mark(lead_i)}")
+            para = first_paragraph(c.text)
+            if info.yesno:
+                yn, para = polarity.decide(question, c.title, para)
+            else:
+                yn, para = None, polarity.source_answer(para)[1]
+            parts = sentences(para)
+        elif c.kind == "guide":
+            first = [x for x in self.doc_chunks.get(c.doc_id, []) if not x.section]
+            summary = first_paragraph(first[0].text) if first else first_paragraph(c.text)
+            parts = sentences(summary)
+            yn = None
+            if c.section and c.section.lower() not in ("sources",):
+                # The section that matched may hold the precise answer: add its best sentence.
+                extra = [s for s in sentences(" ".join(ln for ln in c.text.splitlines() if not ln.startswith("#")))]
+                best = max(extra, key=lambda s: self.relevance(q_stems, s, lang), default="")
+                if best and self.relevance(q_stems, best, lang) > max(
+                        (self.relevance(q_stems, s, lang) for s in parts), default=0.0):
+                    parts = [LIST_LINE.sub("", best)] + parts[:1]
+        elif c.kind == "cnil_decision":
+            parts = sentences(first_paragraph(c.text))
+            yn = None
+        else:
+            parts = sentences(excerpt(c.text, 500))
+            yn = None
+        parts = self._key_fact_first(parts, info, q_stems, lang, c)
+        return " ".join(parts[:4]), yn
 
-    provisions = [i for i, h in enumerate(hits) if h.chunk.kind == "gdpr_article" and i != lead_i][:max_provisions]
-    if provisions:
-        parts.append(f"**{t['text']}**")
-        for i in provisions:
-            c = hits[i].chunk
-            parts.append(f"- {c.ref} ({c.title.split(' – ', 1)[-1]}) : « {excerpt(c.text)} » {mark(i)}"
-                         if lang == "fr" else
-                         f"- {c.ref} ({c.title.split(' – ', 1)[-1]}): “{excerpt(c.text)}” {mark(i)}")
+    def _key_fact_first(self, parts: list[str], info: QuestionInfo, q_stems: set[str], lang: str,
+                        chunk: Chunk) -> list[str]:
+        """Put the sentence stating what the question type asks for (deadline, amount) first."""
+        test = {"deadline": has_duration, "amount": has_amount}.get(info.type)
+        if test is None or not parts or test(parts[0]):
+            return parts
+        inside = [i for i, s in enumerate(parts) if test(s)]
+        if inside:
+            i = inside[0]
+            return [parts[i]] + parts[:i] + parts[i + 1:]
+        # Not in the lead paragraph: the best sentence of the same document that states it.
+        pool = []
+        for x in self.doc_chunks.get(chunk.doc_id, []):
+            if x.lang != chunk.lang or x.section.lower().startswith(("source", "articles li", "related")):
+                continue
+            for line in x.text.splitlines():
+                for s in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
+                    if test(s) and len(s) > 25:
+                        pool.append(s)
+        if pool:
+            best = max(pool, key=lambda s: (self.relevance(q_stems, s, lang), -pool.index(s)))
+            return [best] + parts
+        return parts
 
-    sanction = next((i for i, h in enumerate(hits) if h.chunk.kind == "cnil_decision" and i != lead_i), None)
-    if sanction is not None:
-        c = hits[sanction].chunk
-        parts.append(f"**{t['sanction']}** : {excerpt(first_paragraph(c.text), 420)} {mark(sanction)}"
-                     if lang == "fr" else
-                     f"**{t['sanction']}:** {excerpt(first_paragraph(c.text), 420)} {mark(sanction)}")
+    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = 5) -> list[str]:
+        """The most relevant lines of the lead source's explanation (FAQ detail, guide rules)."""
+        c = hit.chunk
+        if c.kind == "faq":
+            for heading, body in split_sections(c.text):
+                if heading and not heading.lower().startswith("source"):
+                    lines = [ln.rstrip() for ln in body.splitlines() if ln.strip()]
+                    return renumber(self._best_lines(lines, q_stems, lang, keep))
+            return []
+        if c.kind == "guide":
+            t = LABELS[lang]
+            sections = [x for x in self.doc_chunks.get(c.doc_id, []) if x.section and x.lang == c.lang]
+            from ..retrieval.text import fold
 
-    # Practical steps only from a guide on the same article as the direct answer (else they may not fit).
-    lead_article = hits[lead_i].chunk.article if lead_i is not None else None
-    guide_i = next((i for i, h in enumerate(hits) if h.chunk.kind == "guide"
-                    and (i == lead_i or h.chunk.article == lead_article)), None)
-    if guide_i is not None:
-        g = hits[guide_i].chunk
-        steps = next((x for x in doc_chunks.get(g.doc_id, [])
-                      if x.section.lower().startswith(t["practice_heading"])), None)
-        if steps is not None:
-            parts.append(f"**{t['practice']}**\n{_lines(steps.text)} {mark(guide_i)}")
+            rules = [x for x in sections if fold(x.section).startswith(t["rules_heading"])]
+            pick = rules[0] if rules else None
+            if c.section and not fold(c.section).startswith(t["practice_heading"]) and \
+                    not c.section.lower().startswith(("source", "articles li", "related")):
+                pick = c
+            if pick is None:
+                return []
+            lines = [ln.rstrip() for ln in pick.text.splitlines() if ln.strip() and not ln.startswith("#")]
+            return renumber(self._best_lines(lines, q_stems, lang, 4))
+        return []
 
-    parts.append(f"_{t['notice']}_")
-    return Composition(text="\n\n".join(parts), used=tuple(used))
+    def _provision(self, article: int, lang: str, q_stems: set[str]) -> Chunk | None:
+        """The paragraph of an official article (in ``lang``) that best matches the question."""
+        paras = [c for c in self.doc_chunks.get(f"gdpr-{lang}-art-{article}", [])]
+        if not paras:
+            return None
+        return max(paras, key=lambda c: (self.relevance(q_stems, c.text, lang), -paras.index(c)))
+
+    def _quote(self, chunk: Chunk, q_stems: set[str], lang: str, limit: int = 420) -> str:
+        """Whole sentences of a provision: all of it when short, else the most relevant ones."""
+        text = " ".join(chunk.text.split())
+        if len(text) <= limit:
+            return text
+        parts = sentences(text)
+        ranked = sorted(range(len(parts)), key=lambda i: (-self.relevance(q_stems, parts[i], lang), i))
+        chosen, size = [], 0
+        for i in ranked:
+            if chosen and size + len(parts[i]) > limit:
+                continue
+            chosen.append(i)
+            size += len(parts[i])
+        chosen.sort()
+        out = []
+        for j, i in enumerate(chosen):
+            if j and i != chosen[j - 1] + 1:
+                out.append("(…)")
+            out.append(parts[i])
+        return " ".join(out)
+
+    def _steps(self, lead: Chunk, lang: str) -> tuple[Chunk | None, list[str]]:
+        """The practical steps of the guide on the lead source's article."""
+        from ..retrieval.text import fold
+
+        if lead.article is None:
+            return None, []
+        guide_id = f"guide-art-{lead.article:03d}-{lang}"
+        sections = self.doc_chunks.get(guide_id) or self.doc_chunks.get(f"guide-art-{lead.article:03d}-"
+                                                                          f"{'en' if lang == 'fr' else 'fr'}", [])
+        steps = next((x for x in sections if fold(x.section).startswith(LABELS[lang]["practice_heading"])
+                      or fold(x.section).startswith(LABELS["fr" if lang == "en" else "en"]["practice_heading"])), None)
+        if steps is None:
+            return None, []
+        lines = [ln.rstrip() for ln in steps.text.splitlines() if ln.strip()][:5]
+        return steps, renumber(lines)
+
+    # -- the answer ---------------------------------------------------------------------------------
+    def compose(self, question: str, info: QuestionInfo, lang: str, hits: list[Hit]) -> Composition:
+        """Compose the answer from ranked hits (the first is the lead source)."""
+        t = LABELS[lang]
+        used: list[Chunk] = []
+
+        def mark(c: Chunk) -> str:
+            for i, u in enumerate(used):
+                if u.id == c.id:
+                    return f"[{i + 1}]"
+            used.append(c)
+            return f"[{len(used)}]"
+
+        if not hits:
+            return Composition(text=f"_{t['notice']}_", used=())
+        q_stems = set(analyze(question, lang))
+        lead_hit = hits[0]
+        lead = lead_hit.chunk
+        lead_text, yn = self._lead(question, info, lang, lead_hit, q_stems)
+        corrections: list[Correction] = []
+        for check in (check_articles(info, lang, self.titles[lang]),
+                      check_duration(question, info, lang, lead_text),
+                      check_misnamed_article(info, lang, {h.chunk.article for h in hits[:3] if h.chunk.article},
+                                             self.titles[lang])):
+            if check:
+                corrections.append(check)
+        if corrections and corrections[0].contradicts and info.yesno:
+            yn = False
+        if any(c.text.startswith(("Non", "No:")) for c in corrections):
+            yn = None  # the correction already says no
+        opening = ""
+        if yn is not None:
+            opening = (polarity.YES if yn else polarity.NO)[lang] + ("." if lead_text[:1].isupper() else ",") + " "
+        note = f" {t['other_lang']}" if lead.lang != lang else ""
+        blocks: list[str] = []
+        head = " ".join(c.text for c in corrections)
+        first = f"{opening}{lead_text}{note} {mark(lead)}"
+        blocks.append(f"{head} {first}".strip() if head else first)
+
+        details = self._details(lead_hit, q_stems, lang)
+        if details:
+            blocks.append("\n".join(details[:-1] + [f"{details[-1]} {mark(lead)}"]))
+
+        # The exact provision: the lead's article, then another top article the ranker trusts.
+        provision_articles: list[int] = []
+        if lead.kind == "gdpr_article" and lead.article:
+            provision_articles.append(lead.article)
+        elif lead.article:
+            provision_articles.append(lead.article)
+        for h in hits[1:3]:
+            a = h.chunk.article
+            if h.chunk.kind == "gdpr_article" and a and a not in provision_articles and h.score >= 0.5:
+                provision_articles.append(a)
+        quotes = []
+        for a in provision_articles[:2]:
+            p = self._provision(a, lang, q_stems)
+            if p is None or (lead.kind == "gdpr_article" and p.id == lead.id and len(provision_articles) == 1):
+                continue
+            label = p.title.split(" – ", 1)[-1]
+            quote = self._quote(p, q_stems, lang)
+            quotes.append(f"- {p.ref} ({label}){t['colon']} « {quote} » {mark(p)}" if lang == "fr"
+                          else f"- {p.ref} ({label}){t['colon']} “{quote}” {mark(p)}")
+        if quotes:
+            blocks.append(f"**{t['text']}**\n" + "\n".join(quotes))
+
+        wants_sanction = bool(SANCTION_WORDS.search(question)) or info.type == "amount"
+        decision = next((h.chunk for h in hits[:3] if h.chunk.kind == "cnil_decision"), None)
+        if decision is not None and decision.id != lead.id and wants_sanction:
+            blocks.append(f"**{t['sanction']}**{t['colon']} {excerpt(first_paragraph(decision.text), 420)} "
+                          f"{mark(decision)}")
+
+        if lead.kind in ("faq", "guide", "gdpr_article") and info.type in ("steps", "other", "yesno", "list"):
+            steps_chunk, steps = self._steps(lead, lang)
+            if steps and steps_chunk is not None and steps_chunk.lang == lang:
+                blocks.append(f"**{t['practice']}**\n" + "\n".join(steps[:-1] + [f"{steps[-1]} {mark(steps_chunk)}"]))
+
+        blocks.append(f"_{t['notice']}_")
+        return Composition(text="\n\n".join(blocks), used=tuple(used), yes_no=yn,
+                           corrections=tuple(c.text for c in corrections), lead_kind=lead.kind)

@@ -1,16 +1,35 @@
-"""Scope check before retrieval (pure): greetings, thanks, off-topic requests and injection attempts.
+"""Scope and safety before an answer: greetings, injections, and a classifier for the rest.
 
-A question is in scope when it uses data-protection vocabulary. Without such vocabulary, a question
-that matches an off-topic pattern (cooking, sport, divorce, tax, creative writing...) is out of scope
-at once; anything else is decided after retrieval, by how close the nearest source is.
+Rules catch what rules are good at: greetings, thanks and prompt-injection attempts get a fixed
+reply. Everything else goes to a classifier trained at index time on examples in both languages
+(``data/scope_examples.yaml``: GDPR questions in plain words, off-topic requests that sound close,
+abusive requests by category) plus every FAQ phrasing of the corpus. It says whether a message is
+in scope, off topic, or abusive (help to break data-protection law or to dodge it); an abusive
+request gets a refusal naming the obligation at stake and the sanction risk. A word list cannot
+decide scope: "which antivirus does the CNIL recommend" is off topic, "my details are wrong in a
+supplier's file" is in scope.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
 
 from ..retrieval.text import fold
+
+log = logging.getLogger(__name__)
+EXAMPLES = Path(__file__).parent / "data" / "scope_examples.yaml"
+MODEL_FILE = "scope.joblib"
+CLASSES = ("in_scope", "off_topic", "abusive")
+# Decision thresholds on the classifier's probabilities (chosen on the tuning half of the dev set):
+# a real question must never be refused, so off topic needs a clear majority.
+ABUSIVE_THRESHOLD = 0.5
+OFF_TOPIC_THRESHOLD = 0.6
 
 # Prompt-injection and jailbreak attempts: never answered, whatever else the message says.
 INJECTION = re.compile(r"""(
@@ -26,40 +45,6 @@ GREETING = re.compile(r"^\s*(bonjour|bonsoir|salut|coucou|hello|hi|hey|good\s+(m
                       r"((comment\s+(ca|vas?[- ]tu|allez[- ]vous)\s+va\??|how\s+are\s+you\??|ca\s+va\s*\??)[\s!.,?]*)?$", re.I)
 THANKS = re.compile(r"^\s*(merci|thanks?|thank\s+you|super|parfait|top|great|ok|d'accord|cool)\b"
                     r"([\s!.,]*(beaucoup|a\s+vous|a\s+toi|bien|very\s+much|a\s+lot|so\s+much|merci))*[\s!.,]*$", re.I)
-
-# Data-protection vocabulary (folded, matched as word prefixes). Any hit puts a question in scope.
-DOMAIN = re.compile(r"\b(" + "|".join(r"""
-    rgpd gdpr cnil dpo dpd delegue[a-z]*\s+a\s+la\s+protection data\s+protection privacy vie\s+privee
-    donnees? data personnel[a-z]* personal informatique\s+et\s+libertes loi\s+informatique
-    cookies? traceurs? trackers? bandeau consentement consent[a-z]* opt[- ]?in opt[- ]?out desinscri[a-z]* unsubscri[a-z]*
-    newsletters? prospection prospect[a-z]* demarchage marketing e-?mailing mailing sms\s+publicitaires? bloctel
-    videosurveillance videoprotection cameras? filmer film[eé]s? cctv surveillance geolocali[a-z]* biometri[a-z]* badgeuse
-    cv candidat[a-z]* recrutement salarie[a-z]* employe[a-z]* employees? staff rh\b hr\b
-    fichiers?\s+clients? base\s+de\s+donnees database crm registre register\s+of\s+processing records\s+of\s+processing
-    aipd dpia pia analyse\s+d.impact impact\s+assessment violation[a-z]* breach[a-z]* fuite[a-z]* leak[a-z]* piratage pirat[a-z]* hack[a-z]*
-    rancongiciel ransomware phishing hameconnage messagerie courriels? e-?mails? espion[a-z]* keyloggers? badges?
-    sous[- ]traitan[a-z]* processors? controllers? responsable\s+du\s+traitement responsable\s+de\s+traitement traitements? processing
-    droit\s+d.acces right\s+of\s+access droit\s+a\s+l.oubli right\s+to\s+be\s+forgotten effacement erasure portabilit[a-z]*
-    rectification opposition\s+au\s+traitement right\s+to\s+object limitation\s+du\s+traitement restriction\s+of\s+processing
-    transferts?\s+(de\s+donnees|hors|vers) transfers?\s+(of\s+data|outside|to) adequa[a-z]* clauses\s+contractuelles standard\s+contractual
-    pseudonymi[a-z]* anonymi[a-z]* chiffrement encryption mots?\s+de\s+passe passwords?
-    sanctions?\s+(de\s+la\s+)?cnil amendes?\s+(de\s+la\s+)?cnil amendes?\s+administratives? administrative\s+fines? mise\s+en\s+demeure
-    controles?\s+(de\s+la\s+)?cnil inspection profilage profiling decision\s+automatisee automated\s+decision
-    donnees\s+de\s+sante health\s+data donnees\s+sensibles special\s+categor[a-z]* nir numero\s+de\s+securite\s+sociale
-    conservation retention duree\s+de\s+conservation archivage
-    mentions?\s+d.information privacy\s+(notice|policy) politique\s+de\s+confidentialite information\s+notice
-    interet\s+legitime legitimate\s+interest base\s+legale lawful\s+basis legal\s+basis
-    """.split()) + r")", re.I)
-
-OFF_TOPIC = re.compile(r"\b(" + "|".join(r"""
-    recettes? recipe cuisine[rz]? cooking cook bake gateau cake
-    football foot rugby tennis match sport[a-z]* score
-    divorce[a-z]* garde\s+(de|des)\s+(mes|ses|nos)\s+enfants custody pension\s+alimentaire alimony mariage wedding
-    impots? impot\s+sur tax\s+return income\s+tax tva\s+(taux|rate) declaration\s+de\s+revenus
-    meteo weather capitale capital\s+of president\s+(de|of) elections?
-    poemes? poems? poesie poetry chansons? songs? blagues? jokes? histoires?\s+droles? story\s+about
-    horoscope film\s+(a\s+voir|to\s+watch) movie series?\s+tv voyages? travel vacances holidays
-    """.split()) + r")", re.I)
 
 REPLIES = {
     ("greeting", "fr"): ("Bonjour ! Je réponds aux questions sur le RGPD et la protection des données personnelles "
@@ -77,22 +62,117 @@ REPLIES = {
     ("injection", "en"): ("I can't do that. I only answer questions about the GDPR and personal data protection."),
 }
 
+# Refusals of abusive requests: what the law requires and what the person risks. Article numbers
+# are the GDPR's unless a code is named; no figure is given where it depends on the case.
+ABUSE_REPLIES = {
+    "intrusion": {
+        "fr": "Je ne peux pas vous aider à accéder sans droit à un système, un compte ou une messagerie. Accéder "
+              "frauduleusement à un système informatique est un délit (art. 323-1 du Code pénal), tout comme "
+              "ouvrir ou lire les correspondances d'autrui (art. 226-15 du Code pénal), y compris celles d'un "
+              "salarié lorsqu'elles sont personnelles. Si vous soupçonnez une faute, passez par les voies légales : "
+              "un avocat, un constat par commissaire de justice.",
+        "en": "I can't help you access a system, an account or a mailbox without authorisation. Unauthorised "
+              "access to a computer system is a criminal offence in France (Criminal Code, art. 323-1), and so is "
+              "opening or reading someone else's correspondence (art. 226-15), including an employee's personal "
+              "messages. If you suspect misconduct, use lawful means: a lawyer, a bailiff's report."},
+    "covert_surveillance": {
+        "fr": "Je ne peux pas vous aider à surveiller quelqu'un à son insu. Aucune information concernant "
+              "personnellement un salarié ne peut être collectée par un dispositif dont il n'a pas été informé "
+              "au préalable (art. L. 1222-4 du Code du travail) ; le RGPD exige une information des personnes "
+              "(art. 13) et une surveillance proportionnée à un but légitime (art. 5) ; capter à leur insu les "
+              "paroles ou l'image d'une personne dans un lieu privé est un délit (art. 226-1 du Code pénal). Une "
+              "surveillance licite reste possible : but légitime, information des salariés, consultation du CSE, "
+              "mesures proportionnées.",
+        "en": "I can't help you monitor someone without their knowledge. In France no information about an "
+              "employee may be collected by a device they were not told about beforehand (Labour Code, "
+              "art. L. 1222-4); the GDPR requires informing people (Art. 13) and monitoring proportionate to a "
+              "legitimate aim (Art. 5); secretly recording someone's words or image in a private place is a "
+              "criminal offence (Criminal Code, art. 226-1). Lawful monitoring is possible: a legitimate aim, "
+              "informed staff, the works council consulted, proportionate means."},
+    "doxxing": {
+        "fr": "Je ne peux pas vous aider à retrouver ou à compiler des informations sur une personne. Des données "
+              "ne peuvent servir qu'à la finalité pour laquelle elles ont été collectées (art. 5, paragraphe 1, b) : "
+              "utiliser un numéro de sécurité sociale, un fichier clients ou des images pour pister quelqu'un est "
+              "un détournement de finalité, puni pénalement (art. 226-21 du Code pénal). Pour une créance ou un "
+              "litige, passez par un commissaire de justice ou un avocat.",
+        "en": "I can't help you find or compile information about a person. Data may only be used for the purpose "
+              "it was collected for (Art. 5(1)(b)): using a social security number, a customer file or images to "
+              "trace someone is a misuse of purpose, a criminal offence in France (Criminal Code, art. 226-21). For "
+              "a debt or a dispute, go through a bailiff (commissaire de justice) or a lawyer."},
+    "scraping": {
+        "fr": "Je ne peux pas vous aider à collecter des données personnelles à l'insu des personnes. Aspirer des "
+              "profils ou des coordonnées exige une base légale (art. 6) et l'information des personnes (art. 14) ; "
+              "prospecter des particuliers par e-mail exige leur consentement préalable ; collecter des données par "
+              "un moyen frauduleux, déloyal ou illicite est un délit (art. 226-18 du Code pénal). La CNIL sanctionne "
+              "ces pratiques (par exemple KASPR en 2024).",
+        "en": "I can't help you collect personal data behind people's backs. Scraping profiles or contact details "
+              "needs a lawful basis (Art. 6) and informing the people concerned (Art. 14); emailing consumers for "
+              "marketing needs their prior consent; collecting data by fraudulent, unfair or unlawful means is a "
+              "criminal offence in France (Criminal Code, art. 226-18). The CNIL fines such practices (KASPR, "
+              "2024, for instance)."},
+    "evade_rights": {
+        "fr": "Je ne peux pas vous aider à faire obstacle aux droits des personnes. Vous devez faciliter leur "
+              "exercice et répondre dans un délai d'un mois (art. 12) ; les droits d'accès, d'effacement et "
+              "d'opposition sont prévus aux art. 15, 17 et 21. Les manquements à ces droits relèvent des amendes "
+              "les plus élevées : jusqu'à 20 millions d'euros ou 4 % du chiffre d'affaires annuel mondial "
+              "(art. 83, paragraphe 5). Si les demandes sont nombreuses, organisez plutôt une procédure de "
+              "traitement : je peux vous expliquer comment.",
+        "en": "I can't help you obstruct people's rights. You must make it easy to exercise them and answer within "
+              "one month (Art. 12); access, erasure and objection are set out in Arts. 15, 17 and 21. Breaches of "
+              "these rights carry the highest fines: up to EUR 20 million or 4 % of total worldwide annual turnover "
+              "(Art. 83(5)). If requests pile up, set up a procedure to handle them: I can explain how."},
+    "hide_breach": {
+        "fr": "Je ne peux pas vous aider à dissimuler une violation de données. Elle doit être notifiée à la CNIL "
+              "dans les 72 heures lorsqu'elle présente un risque pour les personnes (art. 33), communiquée aux "
+              "personnes en cas de risque élevé (art. 34) et consignée dans votre registre des violations "
+              "(art. 33, paragraphe 5). Détruire des journaux ou des preuves aggrave la situation. Ces manquements "
+              "exposent à une amende jusqu'à 10 millions d'euros ou 2 % du chiffre d'affaires annuel mondial "
+              "(art. 83, paragraphe 4). Même en retard, notifiez : la notification doit alors expliquer le retard.",
+        "en": "I can't help you hide a data breach. It must be notified to the supervisory authority (the CNIL in "
+              "France) within 72 hours when it poses a risk to people (Art. 33), communicated to the people "
+              "affected when the risk is high (Art. 34), and recorded in your breach log (Art. 33(5)). Destroying "
+              "logs or evidence makes things worse. These failures carry fines of up to EUR 10 million or 2 % of "
+              "total worldwide annual turnover (Art. 83(4)). Even late, notify: the notification must then give "
+              "the reasons for the delay."},
+    "deceive_authority": {
+        "fr": "Je ne peux pas vous aider à tromper la CNIL. Vous devez coopérer avec elle (art. 31) ; fabriquer ou "
+              "antidater un registre, une analyse d'impact ou des preuves de consentement est un faux (art. 441-1 "
+              "du Code pénal), et faire obstacle à l'action de la CNIL est un délit prévu par la loi Informatique "
+              "et Libertés. Mieux vaut reconnaître ce qui manque et présenter un plan de mise en conformité daté : "
+              "je peux vous aider à le construire.",
+        "en": "I can't help you deceive the CNIL. You must cooperate with the supervisory authority (Art. 31); "
+              "fabricating or back-dating a record of processing, an impact assessment or consent proofs is forgery "
+              "(French Criminal Code, art. 441-1), and obstructing the CNIL is an offence under the French Data "
+              "Protection Act. Better to acknowledge what is missing and present a dated compliance plan: I can "
+              "help you build it."},
+    "discrimination": {
+        "fr": "Je ne peux pas vous aider à écarter des personnes sur ce critère. Traiter des données de santé, "
+              "d'origine, de religion, d'orientation sexuelle ou d'appartenance syndicale est en principe interdit "
+              "(art. 9), et écarter quelqu'un pour ces raisons est une discrimination punie par la loi (art. 225-1 "
+              "et 225-2 du Code pénal ; art. L. 1132-1 du Code du travail pour l'emploi).",
+        "en": "I can't help you exclude people on that ground. Processing data about health, ethnic origin, "
+              "religion, sexual orientation or trade-union membership is prohibited in principle (Art. 9), and "
+              "excluding someone on those grounds is unlawful discrimination in France (Criminal Code, arts. 225-1 "
+              "and 225-2; Labour Code, art. L. 1132-1 for employment)."},
+}
+
 
 @dataclass(frozen=True)
 class ScopeDecision:
-    """``verdict`` is in_scope, undecided (check retrieval), or one of greeting/thanks/off_topic/injection."""
+    """``verdict``: in_scope, off_topic, abusive, greeting, thanks or injection; ``category`` of an abuse."""
 
     verdict: str
-    domain_terms: tuple[str, ...] = ()
+    probabilities: dict = field(default_factory=dict, compare=False)
+    category: str = ""
 
     @property
     def refused(self) -> bool:
         """True when the question gets a fixed reply and no retrieval."""
-        return self.verdict in ("greeting", "thanks", "off_topic", "injection")
+        return self.verdict in ("greeting", "thanks", "off_topic", "injection", "abusive")
 
 
-def check_scope(question: str) -> ScopeDecision:
-    """Classify a question before retrieval."""
+def check_rules(question: str) -> ScopeDecision | None:
+    """Greetings, thanks and injection attempts, decided by rules; None for everything else."""
     q = fold(question)
     if INJECTION.search(q):
         return ScopeDecision("injection")
@@ -100,15 +180,120 @@ def check_scope(question: str) -> ScopeDecision:
         return ScopeDecision("greeting")
     if THANKS.match(q):
         return ScopeDecision("thanks")
-    terms = tuple(m.group(0) for m in DOMAIN.finditer(q))
-    if terms:
-        return ScopeDecision("in_scope", terms)
-    if OFF_TOPIC.search(q):
-        return ScopeDecision("off_topic")
-    return ScopeDecision("undecided")
+    return None
 
 
-def fixed_reply(verdict: str, lang: str) -> str:
+def fixed_reply(decision: ScopeDecision | str, lang: str) -> str:
     """The polite fixed reply for a refused question, in the user's language."""
-    key = "off_topic" if verdict == "undecided" else verdict
+    if isinstance(decision, str):
+        decision = ScopeDecision(decision)
+    if decision.verdict == "abusive":
+        return ABUSE_REPLIES.get(decision.category, ABUSE_REPLIES["deceive_authority"])[lang]
+    key = decision.verdict if decision.verdict in ("greeting", "thanks", "injection") else "off_topic"
     return REPLIES[(key, lang)]
+
+
+def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str, str, str]]:
+    """The bundled examples as (text, lang, class, category) rows."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rows = []
+    for cls in ("in_scope", "off_topic"):
+        for lang, texts in (data.get(cls) or {}).items():
+            rows += [(" ".join(str(t).split()), lang, cls, "") for t in texts or []]
+    for category, by_lang in (data.get("abusive") or {}).items():
+        for lang, texts in by_lang.items():
+            rows += [(" ".join(str(t).split()), lang, "abusive", category) for t in texts or []]
+    return rows
+
+
+def _vectorizers():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, preprocessor=fold,
+                            max_features=60000, dtype=np.float32),
+            TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True, preprocessor=fold,
+                            token_pattern=r"(?u)\b\w+\b", dtype=np.float32))
+
+
+def _features(vecs, texts: list[str], embeddings: np.ndarray):
+    from scipy.sparse import csr_matrix, hstack
+
+    return hstack([v.transform(texts) for v in vecs] + [csr_matrix(embeddings)]).tocsr()
+
+
+def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Path = EXAMPLES, C: float = 4.0) -> dict:
+    """Fit the classifier on the bundled examples and the corpus's FAQ phrasings; save it in ``out_dir``.
+
+    ``embed(texts)`` returns one vector per text; ``expand(text, lang)`` the text as the retriever
+    embeds it (question plus glossary terms), so training and questions look alike.
+    """
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    rows = load_examples(examples_path) if examples_path.exists() else []
+    for d in docs:
+        if d.kind == "faq":
+            rows += [(" ".join(str(t).split()), d.lang, "in_scope", "") for t in [d.title, *d.extra["questions"]]]
+    rows = list(dict.fromkeys(rows))
+    if not rows or len({r[2] for r in rows}) < 3:
+        return {"examples": len(rows), "trained": False}
+    texts = [r[0] for r in rows]
+    embeddings = embed([expand(t, lang) for t, lang, _, _ in rows])
+    vecs = _vectorizers()
+    for v in vecs:
+        v.fit(texts)
+    X = _features(vecs, texts, embeddings)
+    y = np.array([CLASSES.index(r[2]) for r in rows])
+    model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+    model.fit(X, y)
+    abusive = [i for i, r in enumerate(rows) if r[2] == "abusive"]
+    categories = sorted({rows[i][3] for i in abusive})
+    cat_model = None
+    if len(categories) > 1:
+        cat_model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        cat_model.fit(X[abusive], [categories.index(rows[i][3]) for i in abusive])
+    joblib.dump({"vectorizers": vecs, "model": model, "categories": categories, "category_model": cat_model},
+                out_dir / MODEL_FILE)
+    counts = {c: sum(1 for r in rows if r[2] == c) for c in CLASSES}
+    return {"examples": len(rows), "trained": True, **counts}
+
+
+class ScopeClassifier:
+    """The trained classifier of an index generation (loaded once, deterministic)."""
+
+    def __init__(self, path: Path):
+        import joblib
+
+        bundle = joblib.load(path)
+        self.vectorizers = bundle["vectorizers"]
+        self.model = bundle["model"]
+        self.categories = bundle["categories"]
+        self.category_model = bundle["category_model"]
+
+    @classmethod
+    def load(cls, index_path: Path | None) -> ScopeClassifier | None:
+        """The classifier saved with an index generation, or None when it has none."""
+        if index_path is None or not (Path(index_path) / MODEL_FILE).exists():
+            return None
+        return cls(Path(index_path) / MODEL_FILE)
+
+    def probabilities(self, question: str, embedding: np.ndarray) -> dict[str, float]:
+        """Probability of each class for one question (its embedding as the retriever computes it)."""
+        X = _features(self.vectorizers, [question], embedding.reshape(1, -1))
+        p = self.model.predict_proba(X)[0]
+        return {CLASSES[int(c)]: float(v) for c, v in zip(self.model.classes_, p, strict=True)}
+
+    def decide(self, question: str, embedding: np.ndarray) -> ScopeDecision:
+        """in_scope, off_topic or abusive (with the abuse category) for one question."""
+        p = self.probabilities(question, embedding)
+        if p.get("abusive", 0.0) >= ABUSIVE_THRESHOLD:
+            category = ""
+            if self.category_model is not None:
+                X = _features(self.vectorizers, [question], embedding.reshape(1, -1))
+                category = self.categories[int(self.category_model.predict(X)[0])]
+            elif self.categories:
+                category = self.categories[0]
+            return ScopeDecision("abusive", p, category)
+        if p.get("off_topic", 0.0) >= OFF_TOPIC_THRESHOLD:
+            return ScopeDecision("off_topic", p)
+        return ScopeDecision("in_scope", p)

@@ -15,20 +15,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..privacy.redact import redact
+from ..retrieval.embeddings import limit_blas_threads
+from ..retrieval.query import QuestionInfo, analyze_question
 from ..retrieval.retriever import HybridRetriever, Retrieval
-from ..retrieval.text import analyze, detect_language
+from ..retrieval.text import detect_language
 from ..types import Answer, Chunk, Citation, Hit
-from .citations import SENTENCE, mentioned_articles, verify_answer
-from .composer import LABELS, compose_grounded
+from .citations import MARKER, mentioned_articles, verify_answer
+from .composer import LABELS, Composer
 from .conversations import ConversationStore
 from .referral import build_referral
-from .scope import check_scope, fixed_reply
+from .scope import ScopeClassifier, ScopeDecision, check_rules, fixed_reply
 
 log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 LEXICAL_CONFIDENT = 6.0  # BM25 score of the best lexical match above which the question is covered
-UNDECIDED_COVERAGE = 0.7  # share of the question's words the best sources must contain to answer...
-OFF_TOPIC_COVERAGE = 0.5  # ...and below which a question without GDPR vocabulary is off topic
 
 NO_ANSWER = {
     "fr": ("Je ne trouve rien d'assez fiable dans le RGPD, les décisions de la CNIL ou notre FAQ pour répondre à "
@@ -56,12 +57,11 @@ def validate_question(question, max_chars: int) -> str:
     return q
 
 
-def citation_from_hit(hit: Hit, max_score: float) -> Citation:
-    """The contract's citation for a retrieved chunk; score is the fused score scaled to [0, 1]."""
-    c = hit.chunk
-    return Citation(kind=c.kind, ref=c.ref or c.title, article=c.article, paragraph=c.paragraph,
-                    title=c.title, url=c.url, page=c.page, updated=c.updated,
-                    score=round(min(1.0, hit.score / max_score), 3) if max_score else 0.0)
+def citation_for(chunk: Chunk, score: float) -> Citation:
+    """The contract's citation for a source the answer uses."""
+    return Citation(kind=chunk.kind, ref=chunk.ref or chunk.title, article=chunk.article, paragraph=chunk.paragraph,
+                    title=chunk.title, url=chunk.url, page=chunk.page, updated=chunk.updated,
+                    score=round(max(0.0, min(1.0, score)), 3))
 
 
 @dataclass
@@ -71,18 +71,28 @@ class Prepared:
     question: str
     lang: str
     status: str
-    scope: str
+    scope: ScopeDecision
     hits: list[Hit]
-    citations: tuple[Citation, ...]
     retrieval: Retrieval | None
+    info: QuestionInfo
     t0: float
     t_retrieved: float
+
+
+@dataclass
+class Written:
+    """An answer text, the sources it uses (in order of first use) and how it was produced."""
+
+    text: str
+    sources: list[Chunk]
+    info: dict
 
 
 class AnswerService:
     """Answers questions from the index; one instance per process, safe to share between threads."""
 
-    def __init__(self, settings, retriever: HybridRetriever, llm=None, conversations: ConversationStore | None = None):
+    def __init__(self, settings, retriever: HybridRetriever, llm=None, conversations: ConversationStore | None = None,
+                 scope: ScopeClassifier | None = None):
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
@@ -95,6 +105,9 @@ class AnswerService:
         for c in chunks:
             self.doc_chunks.setdefault(c.doc_id, []).append(c)
         self.known_decisions = {c.ref.removeprefix("CNIL ").strip() for c in chunks if c.kind == "cnil_decision"}
+        self.composer = Composer(self.doc_chunks, {lg: idx.idf for lg, idx in retriever.index.lexical.items()})
+        self.scope = scope if scope is not None else ScopeClassifier.load(retriever.index.path)
+        limit_blas_threads()  # scikit-learn brings its own OpenBLAS: one thread, as for numpy
 
     def count(self, key: str, n: int = 1) -> None:
         """Add to a metric."""
@@ -102,6 +115,25 @@ class AnswerService:
             self.metrics[key] += n
 
     # -- the steps -------------------------------------------------------------------------------
+    def classify(self, question: str, lang: str, context: str = "") -> tuple[ScopeDecision, object]:
+        """Scope verdict of a question, and its query vector (reused by retrieval; None without one)."""
+        rules = check_rules(question)
+        if rules is not None:
+            return rules, None
+        qvec = self.retriever.query_vector(question, lang)
+        if self.scope is None:
+            return ScopeDecision("in_scope"), qvec
+        import numpy as np
+
+        decision = self.scope.decide(question, qvec if qvec is not None else np.zeros(self.scope_dim(), np.float32))
+        if decision.verdict == "off_topic" and context:
+            decision = ScopeDecision("in_scope", decision.probabilities)  # a follow-up inherits the topic
+        return decision, qvec
+
+    def scope_dim(self) -> int:
+        """Dimension of the embeddings the scope classifier expects."""
+        return int(self.scope.model.coef_.shape[1] - sum(len(v.vocabulary_) for v in self.scope.vectorizers))
+
     def prepare(self, question: str, conversation_id: str | None = None) -> Prepared:
         """Validate, check scope, retrieve and decide the status."""
         t0 = time.perf_counter()
@@ -109,84 +141,74 @@ class AnswerService:
         q = validate_question(question, s.max_question_chars)
         context = self.conversations.context_for(conversation_id, q)  # raises on unknown ids
         lang = detect_language(q, s.default_language)
-        scope = check_scope(q)
-        verdict = scope.verdict
-        if verdict == "undecided" and context:
-            verdict = "in_scope"  # a short follow-up inherits the topic of the conversation
-        if scope.refused:
-            return Prepared(q, lang, "out_of_scope", verdict, [], (), None, t0, time.perf_counter())
-        r = self.retriever.retrieve(q, context=context, language=lang)
-        status = "answered"
+        info = analyze_question(q)
+        decision, qvec = self.classify(q, lang, context)
+        if decision.refused:
+            return Prepared(q, lang, "out_of_scope", decision, [], None, info, t0, time.perf_counter())
+        r = self.retriever.retrieve(q, context=context, language=lang, qvec=None if context else qvec)
         covered = r.best_similarity >= s.min_similarity or r.best_lexical >= LEXICAL_CONFIDENT
-        if verdict == "undecided":
-            # No GDPR vocabulary and no off-topic pattern: the sources decide. Far from everything is
-            # off topic; partly covered gets an honest "I don't know" (and a DPO offer), not a refusal.
-            coverage = self._coverage(q, lang, r) if r.hits else 0.0
-            if r.best_similarity < s.min_similarity or coverage < OFF_TOPIC_COVERAGE:
-                status, verdict = "out_of_scope", "off_topic"
-            elif coverage < UNDECIDED_COVERAGE:
-                status = "no_answer"
-        elif not r.hits or not covered:
-            status = "no_answer"
-        max_score = (s.dense_weight + 2 * s.lexical_weight + 1) / (s.rrf_k + 1)
-        citations = tuple(citation_from_hit(h, max_score) for h in r.hits) if status == "answered" else ()
+        status = "answered" if r.hits and covered else "no_answer"
         hits = r.hits if status == "answered" else []
-        return Prepared(q, lang, status, verdict, hits, citations, r, t0, time.perf_counter())
+        return Prepared(q, lang, status, decision, hits, r, info, t0, time.perf_counter())
 
-    def _coverage(self, question: str, lang: str, r: Retrieval) -> float:
-        """IDF-weighted share of the question's words found in the best sources (rare words count most)."""
-        words = set(analyze(question, lang))
-        if not words:
-            return 0.0
-        idf = self.retriever.index.lexical[lang].idf
-        ceiling = max(idf.values(), default=1.0)
-        seen: set[str] = set()
-        for h in r.hits[:3]:
-            seen |= set(analyze(h.chunk.search_text, lang))
-        weight = {w: idf.get(w, ceiling) for w in words}  # a word the corpus never uses is as rare as it gets
-        return sum(weight[w] for w in words & seen) / sum(weight.values())
-
-    def _allowed_articles(self, hits: list[Hit]) -> set[int]:
-        allowed = {h.chunk.article for h in hits if h.chunk.article is not None}
-        for h in hits:
-            allowed |= mentioned_articles(h.chunk.text)
+    def _allowed_articles(self, sources: list[Chunk]) -> set[int]:
+        allowed = {c.article for c in sources if c.article is not None}
+        for c in sources:
+            allowed |= mentioned_articles(c.text)
         return allowed
 
-    def _grounded_text(self, p: Prepared) -> str:
-        return compose_grounded(p.hits, p.lang, self.doc_chunks).text
+    def _score(self, p: Prepared, chunk: Chunk) -> float:
+        """Relevance of a used source: its hit's, else the lead's (it was chosen to support the lead)."""
+        for h in p.hits:
+            if h.chunk.group == chunk.group:
+                return h.score
+        return p.hits[0].score if p.hits else 0.0
 
-    def _text_for(self, p: Prepared, use_llm: bool = True) -> tuple[str, dict]:
-        """The answer text (verified) and how it was produced."""
-        if p.status == "out_of_scope":
-            return fixed_reply(p.scope, p.lang), {"writer": "fixed"}
-        if p.status == "no_answer":
-            return NO_ANSWER[p.lang], {"writer": "fixed"}
-        info = {"writer": "grounded"}
-        text = None
-        if self.llm is not None and use_llm:
-            try:
-                text = self.llm.write(p.question, p.lang, p.hits)
-                info["writer"] = "llm"
-            except Exception as e:  # any failure of the optional LLM: fall back, never fail the request
-                log.warning("LLM failed (%s); grounded composer answers", type(e).__name__)
-                self.count("llm_fallbacks")
-                info["fallback"] = type(e).__name__
-        if text is None:
-            text = self._grounded_text(p)
-        v = verify_answer(text, self._allowed_articles(p.hits), self.known_decisions, len(p.citations))
+    def _grounded(self, p: Prepared) -> Written:
+        comp = self.composer.compose(p.question, p.info, p.lang, p.hits)
+        info = {"writer": "grounded", "lead": comp.lead_kind}
+        if comp.yes_no is not None:
+            info["yes_no"] = comp.yes_no
+        if comp.corrections:
+            info["corrections"] = list(comp.corrections)
+        return Written(comp.text, list(comp.used), info)
+
+    def _verified(self, text: str, sources: list[Chunk], info: dict, notice: bool = False) -> Written:
+        """The text with unsupported references removed, its markers renumbered to the sources it uses."""
+        v = verify_answer(text, self._allowed_articles(sources), self.known_decisions, len(sources))
         if v.violations:
             self.count("citation_violations_removed", v.violations)
             info["removed"] = v.violations
-        text = v.text
-        if info["writer"] == "llm":
-            text = f"{text}\n\n_{LABELS[p.lang]['notice']}_"
-        return text, info
+        text, used = renumber_markers(v.text, sources)
+        if notice:
+            text = f"{text}\n\n_{LABELS[info.get('lang', 'fr')]['notice']}_"
+        return Written(text, used, info)
 
-    def _finish(self, p: Prepared, text: str, info: dict, conversation_id: str | None, keep: bool) -> Answer:
+    def _write(self, p: Prepared, use_llm: bool = True) -> Written:
+        """The answer text (verified) and the sources it uses."""
+        if p.status == "out_of_scope":
+            return Written(fixed_reply(p.scope, p.lang), [], {"writer": "fixed", "scope": p.scope.verdict})
+        if p.status == "no_answer":
+            return Written(NO_ANSWER[p.lang], [], {"writer": "fixed"})
+        if self.llm is not None and use_llm:
+            try:
+                text = self.llm.write(redact(p.question)[0], p.lang, p.hits)
+                return self._verified(text, [h.chunk for h in p.hits], {"writer": "llm", "lang": p.lang}, notice=True)
+            except Exception as e:  # any failure of the optional LLM: fall back, never fail the request
+                log.warning("LLM failed (%s); grounded composer answers", type(e).__name__)
+                self.count("llm_fallbacks")
+                written = self._grounded(p)
+                written.info["fallback"] = type(e).__name__
+                return self._verified(written.text, written.sources, written.info)
+        written = self._grounded(p)
+        return self._verified(written.text, written.sources, written.info)
+
+    def _finish(self, p: Prepared, written: Written, conversation_id: str | None, keep: bool) -> Answer:
         referral = build_referral(p.question, p.status, p.lang) if p.status != "out_of_scope" else None
+        citations = tuple(citation_for(c, self._score(p, c)) for c in written.sources)
         cid = None
         if keep:
-            articles = tuple(c.article for c in p.citations if c.article is not None)
+            articles = tuple(c.article for c in citations if c.article is not None)
             cid = self.conversations.record(conversation_id, p.question, p.status, articles)
         self.count("questions")
         self.count(f"status_{p.status}")
@@ -194,73 +216,104 @@ class AnswerService:
         timings = {"retrieve": round((p.t_retrieved - p.t0) * 1000, 2),
                    "compose": round((t2 - p.t_retrieved) * 1000, 2),
                    "total": round((t2 - p.t0) * 1000, 2)}
-        return Answer(answer=text, language=p.lang, status=p.status, citations=p.citations, referral=referral,
-                      timings_ms=timings, conversation_id=cid, verification=info)
+        verification = {k: v for k, v in written.info.items() if k != "lang"}
+        verification["scope"] = p.scope.verdict
+        if p.scope.category:
+            verification["abuse"] = p.scope.category
+        if p.retrieval is not None:
+            verification["retrieved"] = [{"ref": h.chunk.ref, "group": h.chunk.group, "score": round(h.score, 3)}
+                                         for h in p.retrieval.hits]
+            if p.retrieval.degraded:
+                verification["degraded"] = p.retrieval.degraded
+        return Answer(answer=written.text, language=p.lang, status=p.status, citations=citations, referral=referral,
+                      timings_ms=timings, conversation_id=cid, verification=verification)
 
     # -- public ------------------------------------------------------------------------------------
     def ask(self, question: str, conversation_id: str | None = None, keep: bool = False) -> Answer:
         """Answer one question; ``keep`` stores the (redacted) turn so follow-ups can use it."""
         p = self.prepare(question, conversation_id)
-        text, info = self._text_for(p)
-        return self._finish(p, text, info, conversation_id, keep)
+        return self._finish(p, self._write(p), conversation_id, keep)
 
     def ask_stream(self, question: str, conversation_id: str | None = None,
                    keep: bool = False) -> Iterator[tuple[str, dict]]:
-        """Events for one question: ('sources', ...), ('token', {'text'})..., ('done', answer)."""
+        """Events for one question: ('sources', ...), ('token', {'text'})..., ('done', answer).
+
+        With an LLM, tokens are verified sentence by sentence before they leave; if the LLM fails
+        midway, a ('reset', ...) event tells the client to drop what it received, then the grounded
+        answer follows. The ``done`` event always carries the final, verified text and citations.
+        """
         p = self.prepare(question, conversation_id)
-        yield "sources", {"language": p.lang, "status": p.status,
-                          "citations": [c.to_dict() for c in p.citations]}
         if self.llm is not None and p.status == "answered":
-            streamed, info = yield from self._stream_llm(p)
-            if streamed is None:  # the LLM failed: the grounded composer answers (done carries its text)
-                text, grounded = self._text_for(p, use_llm=False)
-                info.update(grounded)
-                for piece in _pieces(text):
+            yield "sources", {"language": p.lang, "status": p.status,
+                              "citations": [citation_for(h.chunk, h.score).to_dict() for h in p.hits]}
+            written = yield from self._stream_llm(p)
+            if written is None:  # the LLM failed: the grounded composer answers
+                written = self._write(p, use_llm=False)
+                for piece in _pieces(written.text):
                     yield "token", {"text": piece}
-            else:
-                text = streamed
         else:
-            text, info = self._text_for(p)
-            for piece in _pieces(text):
+            written = self._write(p)
+            yield "sources", {"language": p.lang, "status": p.status,
+                              "citations": [citation_for(c, self._score(p, c)).to_dict() for c in written.sources]}
+            for piece in _pieces(written.text):
                 yield "token", {"text": piece}
-        yield "done", self._finish(p, text, info, conversation_id, keep).to_dict()
+        yield "done", self._finish(p, written, conversation_id, keep).to_dict()
 
     def _stream_llm(self, p: Prepared):
         """Stream LLM text sentence by sentence, each verified before it leaves; None on failure."""
-        allowed = self._allowed_articles(p.hits)
-        info: dict = {"writer": "llm"}
-        buffer, kept = "", []
+        sources = [h.chunk for h in p.hits]
+        allowed = self._allowed_articles(sources)
+        buffer, sent = "", []
         try:
-            for piece in self.llm.stream(p.question, p.lang, p.hits):
+            for piece in self.llm.stream(redact(p.question)[0], p.lang, p.hits):
                 buffer += piece
-                parts = SENTENCE.split(buffer)
-                for sentence in parts[:-1]:
-                    ok = self._verified_sentence(sentence, allowed, len(p.citations))
-                    if ok:
-                        kept.append(ok)
-                        yield "token", {"text": ok + " "}
-                buffer = parts[-1]
+                # Split after sentence ends and line breaks, keeping the separators (newlines survive).
+                parts = re.split(r"((?<=[.!?])[ \t]+|\n+)", buffer)
+                complete, buffer = parts[:-1], parts[-1]
+                for i in range(0, len(complete), 2):
+                    sentence, sep = complete[i], complete[i + 1] if i + 1 < len(complete) else ""
+                    ok = self._verified_sentence(sentence, allowed, len(sources)) if sentence.strip() else ""
+                    out = (ok + sep) if ok else ("\n" if "\n" in sep else "")
+                    if out:
+                        sent.append(out)
+                        yield "token", {"text": out}
             if buffer.strip():
-                ok = self._verified_sentence(buffer, allowed, len(p.citations))
+                ok = self._verified_sentence(buffer, allowed, len(sources))
                 if ok:
-                    kept.append(ok)
+                    sent.append(ok)
                     yield "token", {"text": ok}
         except Exception as e:
             log.warning("LLM stream failed (%s); grounded composer answers", type(e).__name__)
             self.count("llm_fallbacks")
-            return None, {"fallback": type(e).__name__, "writer": "grounded"}
-        if not kept:
+            if sent:
+                yield "reset", {"reason": "the writer failed; the grounded answer follows"}
+            return None
+        text = "".join(sent).strip()
+        if not text:
             self.count("llm_fallbacks")
-            return None, {"fallback": "empty", "writer": "grounded"}
+            return None
+        written = self._verified(text, sources, {"writer": "llm", "lang": p.lang}, notice=True)
         notice = f"\n\n_{LABELS[p.lang]['notice']}_"
         yield "token", {"text": notice}
-        return " ".join(kept) + notice, info
+        return written
 
     def _verified_sentence(self, sentence: str, allowed: set[int], n: int) -> str:
         v = verify_answer(sentence, allowed, self.known_decisions, n)
         if v.violations:
             self.count("citation_violations_removed", v.violations)
         return v.text.strip()
+
+
+def renumber_markers(text: str, sources: list[Chunk]) -> tuple[str, list[Chunk]]:
+    """Keep only the sources the text cites, numbered 1..n in order of first use."""
+    order: list[int] = []
+    for m in MARKER.finditer(text):
+        n = int(m.group(1))
+        if 1 <= n <= len(sources) and n not in order:
+            order.append(n)
+    mapping = {old: new for new, old in enumerate(order, start=1)}
+    text = MARKER.sub(lambda m: f"[{mapping[int(m.group(1))]}]" if int(m.group(1)) in mapping else "", text)
+    return text, [sources[i - 1] for i in order]
 
 
 def _pieces(text: str, words: int = 4) -> Iterator[str]:

@@ -19,8 +19,10 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ..corpus.chunking import chunk_all
 from ..corpus.eurlex import load_official
@@ -28,7 +30,9 @@ from ..corpus.loader import load_corpus
 from ..errors import AssistantError, IndexBuildError, IndexMissingError
 from ..types import Chunk
 from .glossary import Glossary, entries_from_docs, generic_entries
+from .keys import Key, make_keys
 from .lexical import BM25Index
+from .rerank import Ranker
 
 BUILD_COMMAND = "gdpr-assistant index"
 
@@ -64,6 +68,10 @@ class IndexData:
     titles: dict[str, BM25Index]
     glossary: Glossary
     info: dict
+    keys: list[Key] = field(default_factory=list)
+    ranker: Ranker | None = None
+    path: Path | None = None  # the generation's directory (models of the answer layer live there too)
+    vectors: tuple | None = None  # (chunk vectors, key vectors) given in memory during a build
 
 
 def _write_json(path: Path, data) -> None:
@@ -80,8 +88,52 @@ def current_generation(index_dir: Path) -> str | None:
     return name if (index_dir / name / "chunks.json").exists() else None
 
 
+class TextVectors:
+    """Embeddings of short texts (keys, training queries, examples), kept in the ``texts`` collection.
+
+    Texts are stored under their content id, so a rebuild embeds only texts it has never seen.
+    """
+
+    def __init__(self, embedder, store):
+        self.embedder = embedder
+        self.store = store.sibling("texts")
+        self.stored = self.store.ids()
+        self.used: set[str] = set()
+        self.embedded = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """One normalised vector per text, in order."""
+        from .keys import text_id
+
+        ids = [text_id(t) for t in texts]
+        self.used.update(ids)
+        missing = sorted({i: t for i, t in zip(ids, texts, strict=True) if i not in self.stored}.items(),
+                         key=lambda it: len(it[1]))
+        for i in range(0, len(missing), 256):
+            part = missing[i:i + 256]
+            vecs = self.embedder.embed_documents([t for _, t in part])
+            self.store.add([k for k, _ in part], vecs, [{"kind": "text"} for _ in part])
+            self.stored.update(k for k, _ in part)
+            self.embedded += len(part)
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        return self.store.vectors(ids)
+
+    def drop_unused(self) -> int:
+        """Delete stored texts the live generation no longer uses; returns how many."""
+        stale = [i for i in self.stored if i not in self.used]
+        if stale:
+            self.store.delete(stale)
+        return len(stale)
+
+
 def build_index(settings, embedder, store, progress: bool = False) -> BuildReport:
-    """Build (incrementally) and switch to a new index generation; atomic for readers."""
+    """Build (incrementally) and switch to a new index generation; atomic for readers.
+
+    Steps: chunk the corpus and the imported official text, embed the chunks not yet in the vector
+    store, write the lexical indexes, glossary and question keys, train the ranker and the scope
+    classifier on what the corpus provides, then switch ``CURRENT`` to the new generation.
+    """
     t0 = time.perf_counter()
     docs = load_corpus(settings.corpus_dir)
     official = load_official(settings.official_dir)
@@ -95,6 +147,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
     stored = store.ids()
     # Sorted by length so each batch pads little: about twice as fast on CPU as file order.
     new = sorted((c for c in chunks if c.id not in stored), key=lambda c: len(c.search_text))
+    timings = {}
     try:
         batch = 256
         bar = None
@@ -110,6 +163,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
                 bar.update(len(part))
         if bar:
             bar.close()
+        timings["embed_chunks"] = time.perf_counter() - t0
         tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".building-"))
         _write_json(tmp / "chunks.json", [asdict(c) for c in chunks])
         lexical = {lang: BM25Index.build(lang, [(c.id, c.search_text) for c in chunks if c.lang == lang])
@@ -121,12 +175,36 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         _write_json(tmp / "titles.json", {lang: idx.to_json() for lang, idx in titles.items()})
         entries = entries_from_docs(docs)
         generic = generic_entries(entries, lambda lang, stems: lexical[lang].share_containing(stems))
-        _write_json(tmp / "glossary.json", Glossary(entries, generic=generic).to_json())
+        glossary = Glossary(entries, generic=generic)
+        _write_json(tmp / "glossary.json", glossary.to_json())
+        keys = make_keys(chunks, docs)
+        _write_json(tmp / "keys.json", [k.to_json() for k in keys])
+        texts = TextVectors(embedder, store)
+        t1 = time.perf_counter()
+        key_vectors = texts([k.text for k in keys])
+        chunk_vectors = store.vectors([c.id for c in chunks])
+        timings["embed_keys"] = time.perf_counter() - t1
+        data = IndexData(generation="(building)", chunks={c.id: c for c in chunks}, lexical=lexical, titles=titles,
+                         glossary=glossary, info={"embedder": embedder.name}, keys=keys, path=tmp,
+                         vectors=(chunk_vectors, key_vectors))
+        from ..answer.scope import train_scope_classifier
+        from .training import train_ranker
+
+        t2 = time.perf_counter()
+        ranker = train_ranker(settings, embedder, store, data, docs, texts)
+        _write_json(tmp / "ranker.json", ranker.to_json())
+        timings["train_ranker"] = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        scope_info = train_scope_classifier(
+            docs, texts, lambda text, lang: " ".join([text] + glossary.expand(text, lang)["en"]), tmp)
+        timings["train_scope"] = time.perf_counter() - t3
         previous = current_generation(index_dir)
         number = int(previous.split("-")[1]) + 1 if previous else 1
         generation = f"gen-{number:06d}"
         info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),
-                "documents": len(docs), "official": [t.lang for t in official],
+                "documents": len(docs), "official": [t.lang for t in official], "keys": len(keys),
+                "ranker": ranker.info, "scope": scope_info, "texts_embedded": texts.embedded,
+                "seconds": {k: round(v, 2) for k, v in timings.items()},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _write_json(tmp / "build.json", info)
         target = index_dir / generation
@@ -147,6 +225,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
     stale = [i for i in stored if i not in live]
     if stale:
         store.delete(stale)
+    texts.drop_unused()
     for old in index_dir.glob("gen-*"):
         if old.name not in (generation, previous):
             shutil.rmtree(old, ignore_errors=True)
@@ -170,10 +249,13 @@ def load_index(index_dir: Path) -> IndexData:
         titles = {lang: BM25Index.from_json(v) for lang, v in tit.items()}
         glossary = Glossary.from_json(json.loads((d / "glossary.json").read_text(encoding="utf-8")))
         info = json.loads((d / "build.json").read_text(encoding="utf-8"))
+        keys = [Key(**k) for k in json.loads((d / "keys.json").read_text(encoding="utf-8"))]
+        ranker = Ranker.from_json(json.loads((d / "ranker.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError) as e:
-        raise IndexMissingError(f"the index in {d} is unreadable ({e}): rebuild it with `{BUILD_COMMAND}`") from None
+        raise IndexMissingError(f"the index in {d} is unreadable or from an older version ({e}): rebuild it with "
+                                f"`{BUILD_COMMAND}`") from None
     return IndexData(generation=generation, chunks=chunks, lexical=lexical, titles=titles, glossary=glossary,
-                     info=info)
+                     info=info, keys=keys, ranker=ranker, path=d)
 
 
 def title_text(chunk: Chunk) -> str:

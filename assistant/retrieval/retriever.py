@@ -1,20 +1,35 @@
-"""Hybrid retrieval: glossary expansion, dense (Chroma) + lexical (BM25 FR and EN), weighted RRF, dedup."""
+"""Hybrid retrieval: glossary expansion, exact dense search, BM25 (FR and EN), weighted RRF, learned reranking.
+
+Vectors live in Chroma; the retriever loads those of its index generation once and searches them
+exactly in memory (a few thousand rows: well under a millisecond), so the same question always
+gets the same sources. When the vector store cannot be reached the retriever answers from the
+lexical indexes alone and says so (``Retrieval.degraded``).
+"""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
 
-from ..errors import IndexMissingError
-from ..types import Hit
-from .fusion import dedupe_by_group, reciprocal_rank_fusion, to_hits
+import numpy as np
+
+from ..errors import IndexMissingError, VectorStoreUnavailable
+from ..types import Chunk, Hit
+from .embeddings import limit_blas_threads
+from .fusion import dedupe_by_group, reciprocal_rank_fusion
 from .index import BUILD_COMMAND, IndexData, load_index
-from .text import detect_language, fold
+from .query import analyze_question
+from .rerank import Candidate, FeatureSpace, QueryContext, Ranker
+from .text import analyze, detect_language, fold
+
+log = logging.getLogger(__name__)
 
 # Questions about sanctions are routed to the CNIL decisions too (an extra ranking of decisions only).
 SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|fined?|fines|penalt\w*|penalised|"
                             r"penalized|deliberation|san-\d{4})", re.I)
+RERANK_DEPTH = 30  # candidates (one per source group) the ranker orders
 
 
 @dataclass(frozen=True)
@@ -27,10 +42,13 @@ class Retrieval:
     best_similarity: float
     best_lexical: float
     timings_ms: dict = field(default_factory=dict)
+    best_key_similarity: float = 0.0
+    degraded: str = ""  # why retrieval ran without part of its machinery ("" when complete)
+    reranked: bool = False
 
 
 class HybridRetriever:
-    """Retrieves the chunks that answer a question, one per article or corpus item."""
+    """Retrieves the sources that answer a question, one per article or corpus item."""
 
     def __init__(self, settings, embedder, store, index: IndexData | None = None):
         self.settings = settings
@@ -41,57 +59,153 @@ class HybridRetriever:
         if built_with and built_with != embedder.name:
             raise IndexMissingError(
                 f"the index was built with embedder {built_with}, not {embedder.name}: rebuild it with `{BUILD_COMMAND}`")
+        ix = self.index
+        limit_blas_threads()
+        self.chunk_ids = list(ix.chunks)
+        self.degraded = ""
+        self.chunk_vectors, self.key_vectors = self._load_vectors(ix)
+        groups = {c.group for c in ix.chunks.values() if c.kind == "cnil_decision"}
+        names = {c.group: c.title.split(":")[0].split("(")[0] for c in ix.chunks.values() if c.group in groups}
+        self.features = FeatureSpace(self.chunk_ids, ix.chunks, ix.keys,
+                                     {lg: idx.idf for lg, idx in ix.lexical.items()}, names,
+                                     lambda text, lang: {e.key for e in ix.glossary.matches(text, lang)})
+        self.ranker: Ranker | None = ix.ranker
+
+    def _load_vectors(self, ix: IndexData):
+        """The generation's chunk and key vectors, from the vector store (rows in index order)."""
+        if ix.vectors is not None:  # given in memory (index build)
+            return ix.vectors
+        try:
+            chunks = self.store.vectors(self.chunk_ids)
+            keys = self.store.sibling("texts").vectors([k.id for k in ix.keys]) if ix.keys else None
+            return chunks, keys
+        except VectorStoreUnavailable as e:
+            self.degraded = f"vector store unavailable: {e.message}"
+            log.error("dense retrieval disabled, lexical only: %s", e.message)
+            return None, None
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def query_context(self, question: str, lang: str, context: str = "", mask_key: str | None = None) -> QueryContext:
+        """How the features see a question (with the previous turn for a follow-up)."""
+        query = f"{context}\n{question}".strip() if context else question
+        concepts = {e.key for e in self.index.glossary.matches(query, lang)}
+        return QueryContext(text=query, lang=lang, vec=None, stems=analyze(query, lang), concepts=concepts,
+                            info=analyze_question(question), sanction=bool(SANCTION_QUERY.search(fold(question))),
+                            mask_key=mask_key)
+
+    def dense_text(self, query: str, expansions: dict) -> str:
+        """What is embedded for a question: its words plus the English terms of its glossary concepts."""
+        return " ".join([query] + expansions["en"])
+
+    def candidates(self, question: str, lang: str, context: str = "", qvec: np.ndarray | None = None,
+                   mask_key: str | None = None, depth: int = RERANK_DEPTH):
+        """Fused candidates (one per group, best first) with everything the ranker needs."""
+        s = self.settings
+        ix = self.index
+        ctx = self.query_context(question, lang, context, mask_key)
+        expansions = ix.glossary.expand(ctx.text, lang)
+        t0 = time.perf_counter()
+        dense: list[tuple[str, float]] = []
+        dense_sims = key_sims = None
+        if self.chunk_vectors is not None:
+            if qvec is None:
+                qvec = self.embedder.embed_query(self.dense_text(ctx.text, expansions))
+            ctx.vec = qvec
+            dense_sims = self.chunk_vectors @ qvec
+            if self.key_vectors is not None and len(self.key_vectors):
+                key_sims = self.key_vectors @ qvec
+            n = min(s.candidates, len(dense_sims))
+            top = np.argpartition(-dense_sims, n - 1)[:n] if n else []
+            # Ties broken by position in the index: the same question always gets the same order.
+            order = sorted(top, key=lambda i: (-float(dense_sims[i]), int(i)))
+            dense = [(self.chunk_ids[i], float(dense_sims[i])) for i in order]
+        t1 = time.perf_counter()
+        # In the question's language: its own words plus synonyms. In the other language only the
+        # glossary translations: the question's words, stemmed for the wrong language, are noise.
+        lexical = {}
+        for lg, idx in ix.lexical.items():
+            if lg == lang:
+                lexical[lg] = idx.search(ctx.text, s.candidates, extra_terms=expansions[lg])
+            elif expansions[lg]:
+                lexical[lg] = idx.search(" ".join(expansions[lg]), s.candidates)
+            else:
+                lexical[lg] = []
+        titles = ix.titles.get(lang)
+        title_hits = titles.search(ctx.text, s.candidates, extra_terms=expansions[lang]) if titles else []
+        t2 = time.perf_counter()
+        named = [("dense", dense, s.dense_weight)]
+        named += [(f"lexical_{lg}", res, s.lexical_weight) for lg, res in lexical.items()]
+        named.append(("titles", title_hits, s.lexical_weight))
+        if ctx.sanction:
+            pool = [cid for res in (dense, *lexical.values()) for cid, _ in res]
+            decisions = list(dict.fromkeys(c for c in pool if ix.chunks[c].kind == "cnil_decision"))
+            named.append(("sanction", [(c, 0.0) for c in decisions], 2 * s.lexical_weight))
+        rankings = [([cid for cid, _ in res], weight) for _, res, weight in named]
+        fused = reciprocal_rank_fusion(rankings, k=s.rrf_k)
+        ranks: dict[str, dict] = {}
+        for name, res, _ in named:
+            for rank, (cid, _) in enumerate(res, start=1):
+                g = ix.chunks[cid].group or cid
+                if rank < ranks.setdefault(g, {}).get(name, 10**9):
+                    ranks[g][name] = rank
+        scored = [(ix.chunks[cid], score) for cid, score in fused.items()]
+        deduped = dedupe_by_group(scored, lang)[:depth]
+        cands = [Candidate(group=c.group or c.id, chunk=c, fused=score, ranks=ranks.get(c.group or c.id, {}))
+                 for c, score in deduped]
+        info = {"expansions": expansions, "dense": dense, "lexical": lexical, "dense_sims": dense_sims,
+                "key_sims": key_sims, "weights": [w for _, _, w in named if w > 0],
+                "timings": {"dense": (t1 - t0) * 1000, "lexical": (t2 - t1) * 1000}}
+        return ctx, cands, info
+
+    def rank(self, ctx: QueryContext, cands: list[Candidate], info: dict) -> tuple[list[Candidate], list[float]]:
+        """Candidates in the ranker's order with their relevance in [0, 1] (fusion order without a ranker)."""
+        if not cands:
+            return [], []
+        if self.ranker is None:
+            # Normalised by the weights the fusion actually used: 1.0 = first in every ranking.
+            ceiling = sum(info["weights"]) / (self.settings.rrf_k + 1) or 1.0
+            return cands, [min(1.0, c.fused / ceiling) for c in cands]
+        X = self.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"])
+        scores = self.ranker.scores(X)
+        order = sorted(range(len(cands)), key=lambda i: (-round(float(scores[i]), 9), i))
+        return [cands[i] for i in order], [Ranker.probability(float(scores[i])) for i in order]
+
+    def query_vector(self, question: str, lang: str) -> np.ndarray | None:
+        """The question's embedding as retrieval uses it (None when dense retrieval is unavailable)."""
+        if self.chunk_vectors is None:
+            return None
+        return self.embedder.embed_query(self.dense_text(question, self.index.glossary.expand(question, lang)))
 
     def retrieve(self, question: str, k: int | None = None, language: str | None = None,
-                 context: str = "") -> Retrieval:
+                 context: str = "", qvec: np.ndarray | None = None) -> Retrieval:
         """Best ``k`` hits for a question; ``context`` (a previous turn) widens the search for follow-ups."""
         s = self.settings
         k = k or s.top_k
         t0 = time.perf_counter()
         lang = language or detect_language(question, s.default_language)
-        query = f"{context}\n{question}".strip() if context else question
-        expansions = self.index.glossary.expand(query, lang)
+        ctx, cands, info = self.candidates(question, lang, context, qvec=qvec)
         t1 = time.perf_counter()
-        dense_text = " ".join([query] + expansions["en"])
-        dense = [(cid, sim) for cid, sim in self.store.query(self.embedder.embed_query(dense_text), s.candidates * 2)
-                 if cid in self.index.chunks][: s.candidates]
+        ordered, probs = self.rank(ctx, cands, info)
         t2 = time.perf_counter()
-        # In the question's language: its own words plus synonyms. In the other language only the
-        # glossary translations: the question's words, stemmed for the wrong language, are noise.
-        lexical = {}
-        for lg, idx in self.index.lexical.items():
-            if lg == lang:
-                lexical[lg] = idx.search(query, s.candidates, extra_terms=expansions[lg])
-            elif expansions[lg]:
-                lexical[lg] = idx.search(" ".join(expansions[lg]), s.candidates)
-            else:
-                lexical[lg] = []
-        t3 = time.perf_counter()
-        titles = self.index.titles.get(lang)
-        title_hits = titles.search(query, s.candidates, extra_terms=expansions[lang]) if titles else []
-        # Titles and alternative questions of FAQ items and guides are a short and telling field of their own.
-        named = [("dense", dense, s.dense_weight)]
-        named += [(f"lexical_{lg}", res, s.lexical_weight) for lg, res in lexical.items()]
-        named.append(("titles", title_hits, s.lexical_weight))
-        rankings = [([cid for cid, _ in res], weight) for _, res, weight in named]
-        if SANCTION_QUERY.search(fold(question)):
-            pool = [cid for res in (dense, *lexical.values()) for cid, _ in res]
-            decisions = list(dict.fromkeys(c for c in pool if self.index.chunks[c].kind == "cnil_decision"))
-            rankings.append((decisions, 2 * s.lexical_weight))  # the user asks about sanctions
-        fused = reciprocal_rank_fusion(rankings, k=s.rrf_k)
-        similarities = dict(dense)
-        ranks: dict[str, dict] = {}
-        for name, res, _ in named:
-            for rank, (cid, _) in enumerate(res, start=1):
-                ranks.setdefault(cid, {})[name] = rank
-        scored = [(self.index.chunks[cid], score) for cid, score in fused.items()]
-        deduped = dedupe_by_group(scored, lang)[:k]
-        hits = to_hits(deduped, similarities, ranks)
-        t4 = time.perf_counter()
-        best_lex = max((res[0][1] for res in lexical.values() if res), default=0.0)
+        hits = [Hit(chunk=c.chunk, score=p, dense_similarity=_group_best(info["dense_sims"], self, c.group),
+                    ranks=c.ranks) for c, p in zip(ordered[:k], probs[:k], strict=True)]
+        best_lex = max((res[0][1] for res in info["lexical"].values() if res), default=0.0)
+        key_sims = info["key_sims"]
         return Retrieval(
-            hits=hits, language=lang, expansions=expansions,
-            best_similarity=max((sim for _, sim in dense), default=0.0), best_lexical=best_lex,
-            timings_ms={"expand": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000, "lexical": (t3 - t2) * 1000,
-                        "fuse": (t4 - t3) * 1000, "retrieve": (t4 - t0) * 1000},
+            hits=hits, language=lang, expansions=info["expansions"],
+            best_similarity=max((sim for _, sim in info["dense"]), default=0.0), best_lexical=best_lex,
+            best_key_similarity=float(key_sims.max()) if key_sims is not None and len(key_sims) else 0.0,
+            degraded=self.degraded, reranked=self.ranker is not None,
+            timings_ms={**info["timings"], "rank": (t2 - t1) * 1000, "retrieve": (t2 - t0) * 1000},
         )
+
+    def group_chunks(self, group: str) -> list[Chunk]:
+        """Every chunk of a source group (both languages), in index order."""
+        return [self.index.chunks[self.chunk_ids[i]] for i in self.features.group_rows.get(group, ())]
+
+
+def _group_best(sims, retriever: HybridRetriever, group: str) -> float | None:
+    if sims is None:
+        return None
+    rows = retriever.features.group_rows.get(group, ())
+    return float(max(sims[r] for r in rows)) if rows else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -42,9 +43,18 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(fold(text))
 
 
-@lru_cache(maxsize=2)
+_LOCAL = threading.local()
+
+
 def _stemmer(lang: str):
-    return snowballstemmer.stemmer("french" if lang == "fr" else "english")
+    # A Snowball stemmer keeps state between calls: one instance per thread, never shared.
+    stemmers = getattr(_LOCAL, "stemmers", None)
+    if stemmers is None:
+        stemmers = _LOCAL.stemmers = {}
+    st = stemmers.get(lang)
+    if st is None:
+        st = stemmers[lang] = snowballstemmer.stemmer("french" if lang == "fr" else "english")
+    return st
 
 
 @lru_cache(maxsize=200_000)

@@ -40,6 +40,15 @@ class ChromaVectorStore:
                     f"`chroma run --path DIR --port {urlparse(url).port or 8000}` or unset CHROMA_URL") from None
             raise VectorStoreUnavailable(f"cannot open the Chroma store in {path}: {e}") from None
 
+    def sibling(self, what: str) -> ChromaVectorStore:
+        """Another collection of the same client (``texts`` beside ``chunks``), created if needed."""
+        other = object.__new__(ChromaVectorStore)
+        other.where, other._count, other.client = self.where, None, self.client
+        name = self.collection.name.replace("chunks-", f"{what}-", 1) if self.collection.name.startswith("chunks-") \
+            else f"{what}-{self.collection.name}"[:60]
+        other.collection = self._call(self.client.get_or_create_collection, name, metadata={"hnsw:space": "cosine"})
+        return other
+
     def _call(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
@@ -71,6 +80,21 @@ class ChromaVectorStore:
         for i in range(0, len(ids), BATCH):
             self._call(self.collection.delete, ids=ids[i:i + BATCH])
 
+    def vectors(self, ids: list[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, one row per id in that order; a missing id is an error."""
+        rows: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), BATCH):
+            got = self._call(self.collection.get, ids=unique[i:i + BATCH], include=["embeddings"])
+            rows.update(zip(got["ids"], got["embeddings"], strict=True))
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise VectorStoreUnavailable(f"the Chroma store at {self.where} lacks {len(missing)} vector(s) of the "
+                                         "index (was it wiped?): rebuild with `gdpr-assistant index`")
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray([rows[i] for i in ids], dtype=np.float32)
+
     def query(self, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
         """The ``n`` nearest ids with their cosine similarity, best first."""
         # The collection size bounds n_results; it is read once and again only when a build changed it.
@@ -90,9 +114,13 @@ class ChromaVectorStore:
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
 
-def open_store(settings, embedder_name: str) -> ChromaVectorStore:
-    """The store for this embedder, persistent in the data dir or on the server in CHROMA_URL."""
-    name = f"chunks-{embedder_name}"[:60]
+def open_store(settings, embedder_name: str, what: str = "chunks") -> ChromaVectorStore:
+    """The store for this embedder, persistent in the data dir or on the server in CHROMA_URL.
+
+    ``what`` names the collection: ``chunks`` (the indexed passages) or ``texts`` (short texts the
+    ranker and the scope classifier compare questions with: FAQ questions, titles, examples).
+    """
+    name = f"{what}-{embedder_name}"[:60]
     if settings.chroma_url:
         return ChromaVectorStore(name, url=settings.chroma_url)
     return ChromaVectorStore(name, path=settings.chroma_dir)

@@ -1,0 +1,81 @@
+"""Yes/no answers decided from the visitor's question against the source's question (pure).
+
+An FAQ item answers its own title ("Faut-il le consentement pour prospecter des particuliers ?"
+-> "Oui"). The visitor may ask the same thing the other way round ("Peut-on écrire à des
+particuliers sans leur accord ?"), and then the right answer is the opposite word. We compare the
+two questions' modality (permission or obligation) and negation; when the relation is clear the
+source's yes/no is kept or flipped, otherwise no yes/no word is given and the rule itself leads.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..retrieval.text import fold
+
+NEGATION = re.compile(r"\b(ne|n|pas|sans|aucun|aucune|jamais|plus\s+de|ni|not|no|without|never|cannot|can.t|"
+                      r"don.t|doesn.t|isn.t|aren.t|won.t|shouldn.t|mustn.t|needn.t|non)\b")
+PERMISSION = re.compile(r"\b(peut|peux|peuvent|pouvons|pouvez|puis|pouvoir|possible|droit\s+de|le\s+droit|autorise[es]?|"
+                        r"permis|legal|legale|licite|can|may|allowed|permitted|lawful|legal|ok|okay)\b")
+OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obligatoires|oblige[es]?|obligation|tenu|"
+                        r"tenus|tenue|exige|imposee?|necessaire|must|need|needs|have\s+to|has\s+to|required|mandatory|"
+                        r"obliged|compulsory|necessary|should)\b")
+YES_NO_START = re.compile(r"^\s*(\*\*)?(oui|non|yes|no)\b(\*\*)?\s*[,.:;!]?\s*", re.I)
+YES = {"fr": "Oui", "en": "Yes"}
+NO = {"fr": "Non", "en": "No"}
+
+
+def modality(question: str) -> str:
+    """'permission', 'obligation' or '' for a question."""
+    q = fold(question)
+    if OBLIGATION.search(q):
+        return "obligation"
+    if PERMISSION.search(q):
+        return "permission"
+    return ""
+
+
+def negated(question: str) -> bool:
+    """Whether a question is asked in the negative ("sans leur accord", "not required")."""
+    q = fold(question).replace("n'", "n ")
+    return bool(NEGATION.search(q))
+
+
+def source_answer(text: str) -> tuple[bool | None, str]:
+    """The yes/no a source's answer starts with (None when it does not), and the text without it."""
+    m = YES_NO_START.match(text)
+    if not m:
+        return None, text
+    word = m.group(2).lower()
+    rest = text[m.end():].lstrip()
+    if rest:
+        rest = rest[0].upper() + rest[1:]
+    return word in ("oui", "yes"), rest
+
+
+def relate(visitor: str, source_question: str) -> str:
+    """How the visitor's question relates to the source's: 'same', 'opposite' or 'unknown'."""
+    mv, ms = modality(visitor), modality(source_question)
+    nv, ns = negated(visitor), negated(source_question)
+    if mv == ms:
+        return "same" if nv == ns else "opposite"
+    if {mv, ms} == {"permission", "obligation"}:
+        # "Can we do it without X?" is the negation of "Is X required?" (and the reverse).
+        without_v = bool(re.search(r"\b(sans|without)\b", fold(visitor)))
+        without_s = bool(re.search(r"\b(sans|without)\b", fold(source_question)))
+        if without_v != without_s:
+            return "opposite"
+    return "unknown"
+
+
+def decide(visitor: str, source_question: str, source_text: str) -> tuple[bool | None, str]:
+    """The yes/no answer to the visitor (None when undecidable) and the source text without its own word."""
+    answer, rest = source_answer(source_text)
+    if answer is None:
+        return None, source_text
+    relation = relate(visitor, source_question)
+    if relation == "same":
+        return answer, rest
+    if relation == "opposite":
+        return (not answer), rest
+    return None, rest

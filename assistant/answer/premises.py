@@ -1,0 +1,76 @@
+"""False premises (pure): a question that rests on something false gets a correction first.
+
+Checked: an article number the GDPR does not have (it has 99), an article named for something it
+is not about, and a duration the question asserts ("48 h to notify", "the CNIL allows one year")
+that the source answering it contradicts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..retrieval.query import QuestionInfo, duration_spans
+from ..retrieval.text import fold
+
+# The visitor states something and asks for confirmation, or reports what they were told.
+CLAIM = re.compile(r"(il\s+(parait|me\s+semble)|on\s+m.a\s+dit|j.ai\s+(lu|entendu)|quelqu.un\s+m.a\s+dit|d.apres|"
+                   r"selon|c.est\s+(ca|bien\s+ca|vrai|juste|exact)|n.est[- ]ce\s+pas|non\s*\?|right\s*\?|correct\s*\?|"
+                   r"isn.t\s+it|i\s+(heard|read|was\s+told|think)|apparently|according\s+to|is\s+that\s+(right|true|correct)|"
+                   r"autorise|allows?|recommande|recommends?|on\s+a\s+\d|we\s+have\s+\d|la\s+cnil\s+\w+\s+jusqu|donc\s+on\s+peut|"
+                   r"so\s+we\s+can|tranquille)")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A correction to put before the answer, and whether it contradicts a yes/no question."""
+
+    text: str
+    contradicts: bool = True
+
+
+def check_articles(info: QuestionInfo, lang: str, titles: dict[int, str]) -> Correction | None:
+    """A non-existent article number named in the question."""
+    missing = [n for n in info.articles if n > 99 or n < 1]
+    if missing:
+        n = missing[0]
+        if lang == "fr":
+            return Correction(f"Attention : le RGPD ne compte que 99 articles, l'article {n} n'existe pas.")
+        return Correction(f"Note: the GDPR has only 99 articles; there is no Article {n}.")
+    return None
+
+
+def check_misnamed_article(info: QuestionInfo, lang: str, answer_articles: set[int],
+                           titles: dict[int, str]) -> Correction | None:
+    """An existing article named for a topic the answering sources put under other articles."""
+    named = [n for n in info.articles if 1 <= n <= 99]
+    if not named or not answer_articles or any(n in answer_articles for n in named):
+        return None
+    n = named[0]
+    title = titles.get(n)
+    right = sorted(answer_articles)[0]
+    if not title:
+        return None
+    if lang == "fr":
+        return Correction(f"Précision : l'article {n} du RGPD porte sur un autre sujet ({title.rstrip('.')}) ; "
+                          f"votre question relève de l'art. {right}.", contradicts=False)
+    return Correction(f"Note: GDPR Article {n} is about something else ({title.rstrip('.')}); your question "
+                      f"falls under Art. {right}.", contradicts=False)
+
+
+def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str) -> Correction | None:
+    """A duration the question asserts that the answer's source contradicts."""
+    if not info.durations:
+        return None
+    if not (CLAIM.search(fold(question)) or info.yesno):
+        return None
+    stated = duration_spans(answer_text)
+    if not stated:
+        return None
+    if any(abs(d - s) < 1e-6 for d in info.durations for s, _ in stated):
+        return None
+    claimed = duration_spans(question)[0][1]
+    actual = stated[0][1]
+    if lang == "fr":
+        return Correction(f"Non : ce n'est pas {claimed}, mais {actual}.")
+    return Correction(f"No: it is not {claimed} but {actual}.")

@@ -1,0 +1,233 @@
+"""Learned reranking of the fused candidates: features of (question, source) pairs and a linear ranker.
+
+The fusion finds the right source among its first candidates far more often than it puts it first.
+The ranker orders the candidates with features a reader would use: how close the question is to
+the source's own question(s) and title (dense and lexical), to its text, the glossary concepts both
+name, whether the source states what the question type asks for (a deadline, an amount), the kind
+of source, and the ranks the fusion gave it. Its weights are learned at index time from labelled
+queries the corpus provides (assistant.retrieval.training); the model is a logistic regression,
+stored as plain numbers in the index generation, deterministic and cheap to apply.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import Chunk
+from .query import QuestionInfo, has_amount, has_duration
+from .text import analyze, fold
+
+FEATURES = (
+    "fused", "rr_dense", "rr_lex", "rr_lex_other", "rr_titles", "rr_sanction",
+    "dense_max", "dense_gap", "key_max", "key_gap", "key_title", "key_lex", "text_cov", "concepts",
+    "kind_faq", "kind_guide", "kind_article", "kind_recital", "kind_decision", "same_lang",
+    "article_named", "entity_named", "sanction_decision", "type_deadline", "type_amount", "type_definition",
+)
+KIND_FEATURE = {"faq": "kind_faq", "guide": "kind_guide", "gdpr_article": "kind_article",
+                "gdpr_recital": "kind_recital", "cnil_decision": "kind_decision"}
+
+
+@dataclass
+class QueryContext:
+    """A question as the features see it."""
+
+    text: str
+    lang: str
+    vec: np.ndarray | None
+    stems: list[str]
+    concepts: set[str]
+    info: QuestionInfo
+    sanction: bool
+    mask_key: str | None = None  # training: the key the query was taken from does not count
+
+
+@dataclass
+class Candidate:
+    """One source group among the fused results."""
+
+    group: str
+    chunk: Chunk  # the representative chunk (in the question's language when there is one)
+    fused: float
+    ranks: dict = field(default_factory=dict)
+
+
+class FeatureSpace:
+    """Per-index lookups the features need, computed once per index generation."""
+
+    def __init__(self, chunk_ids: list[str], chunks: dict[str, Chunk], keys: list, idf: dict[str, dict],
+                 decision_names: dict[str, str], concepts_of):
+        self.idf = idf
+        self.group_rows: dict[str, list[int]] = {}
+        for i, cid in enumerate(chunk_ids):
+            self.group_rows.setdefault(chunks[cid].group or cid, []).append(i)
+        self.key_rows: dict[str, list[int]] = {}
+        self.key_texts: list[str] = []
+        self.key_stems: list[set[str]] = []
+        self.key_is_title: list[bool] = []
+        self.group_concepts: dict[str, set[str]] = {}
+        for i, k in enumerate(keys):
+            self.key_rows.setdefault(k.group, []).append(i)
+            self.key_texts.append(k.text)
+            self.key_stems.append(set(analyze(k.text, k.lang)))
+            self.key_is_title.append(k.source == "title")
+            self.group_concepts.setdefault(k.group, set()).update(concepts_of(k.text, k.lang))
+        self.key_langs = [k.lang for k in keys]
+        self.decision_names = {g: fold(n) for g, n in decision_names.items()}
+        self._duration: dict[str, bool] = {}
+        self._amount: dict[str, bool] = {}
+
+    def _flag(self, cache: dict, chunk: Chunk, test) -> bool:
+        v = cache.get(chunk.id)
+        if v is None:
+            v = cache[chunk.id] = bool(test(chunk.text[:1200]))
+        return v
+
+    def coverage(self, stems: list[str], text_stems: set[str], lang: str) -> float:
+        """IDF-weighted share of the question's stems found in a text."""
+        idf = self.idf.get(lang, {})
+        weights = {s: idf.get(s, 1.0) for s in set(stems)}
+        total = sum(weights.values())
+        return sum(w for s, w in weights.items() if s in text_stems) / total if total else 0.0
+
+    def matrix(self, ctx: QueryContext, cands: list[Candidate], dense_sims: np.ndarray | None,
+               key_sims: np.ndarray | None) -> np.ndarray:
+        """One feature row per candidate (columns in FEATURES order)."""
+        n = len(cands)
+        X = np.zeros((n, len(FEATURES)), dtype=np.float64)
+        if not n:
+            return X
+        col = {f: i for i, f in enumerate(FEATURES)}
+        top_fused = max(c.fused for c in cands) or 1.0
+        dense = [self._group_max(dense_sims, self.group_rows.get(c.group, ())) for c in cands]
+        keyv, key_title = [], []
+        for c in cands:
+            rows = [r for r in self.key_rows.get(c.group, ()) if self.key_texts[r] != ctx.mask_key]
+            keyv.append(self._group_max(key_sims, rows))
+            key_title.append(self._group_max(key_sims, [r for r in rows if self.key_is_title[r]]))
+        best_dense = max(dense) if dense else 0.0
+        best_key = max(keyv) if keyv else 0.0
+        q_stems = ctx.stems
+        for i, c in enumerate(cands):
+            row = X[i]
+            row[col["fused"]] = c.fused / top_fused
+            for name, f in (("dense", "rr_dense"), ("lexical_" + ctx.lang, "rr_lex"), ("titles", "rr_titles"),
+                            ("sanction", "rr_sanction")):
+                r = c.ranks.get(name)
+                row[col[f]] = 1.0 / r if r else 0.0
+            other = [r for k, r in c.ranks.items() if k.startswith("lexical_") and k != "lexical_" + ctx.lang]
+            row[col["rr_lex_other"]] = 1.0 / min(other) if other else 0.0
+            row[col["dense_max"]] = dense[i]
+            row[col["dense_gap"]] = dense[i] - best_dense
+            row[col["key_max"]] = keyv[i]
+            row[col["key_gap"]] = keyv[i] - best_key if keyv[i] else -1.0
+            row[col["key_title"]] = key_title[i]
+            row[col["key_lex"]] = self._key_lex(ctx, c.group)
+            chunk = c.chunk
+            row[col["text_cov"]] = self._text_cov(q_stems, chunk, ctx.lang)
+            gc = self.group_concepts.get(c.group, set())
+            row[col["concepts"]] = len(ctx.concepts & gc) / len(ctx.concepts) if ctx.concepts else 0.0
+            kf = KIND_FEATURE.get(chunk.kind)
+            if kf:
+                row[col[kf]] = 1.0
+            row[col["same_lang"]] = 1.0 if chunk.lang == ctx.lang else 0.0
+            row[col["article_named"]] = 1.0 if chunk.article is not None and chunk.article in ctx.info.articles else 0.0
+            name = self.decision_names.get(c.group)
+            row[col["entity_named"]] = 1.0 if name and _names(name, ctx.info.folded) else 0.0
+            row[col["sanction_decision"]] = 1.0 if ctx.sanction and chunk.kind == "cnil_decision" else 0.0
+            if ctx.info.type == "deadline":
+                row[col["type_deadline"]] = 1.0 if self._flag(self._duration, chunk, has_duration) else -1.0
+            if ctx.info.type == "amount":
+                row[col["type_amount"]] = 1.0 if self._flag(self._amount, chunk, has_amount) else -1.0
+            if ctx.info.type == "definition":
+                row[col["type_definition"]] = 1.0 if chunk.article == 4 else 0.0
+        return X
+
+    @staticmethod
+    def _group_max(sims: np.ndarray | None, rows) -> float:
+        if sims is None or not len(rows):
+            return 0.0
+        return float(max(sims[r] for r in rows))
+
+    def _key_lex(self, ctx: QueryContext, group: str) -> float:
+        """Best IDF-weighted Dice overlap between the question's stems and one of the group's keys."""
+        idf = self.idf.get(ctx.lang, {})
+        q = set(ctx.stems)
+        if not q:
+            return 0.0
+        best = 0.0
+        for r in self.key_rows.get(group, ()):
+            if self.key_langs[r] != ctx.lang or self.key_texts[r] == ctx.mask_key:
+                continue
+            k = self.key_stems[r]
+            common = sum(idf.get(s, 1.0) for s in q & k)
+            if common:
+                total = sum(idf.get(s, 1.0) for s in q) + sum(idf.get(s, 1.0) for s in k)
+                best = max(best, 2 * common / total)
+        return best
+
+    def _text_cov(self, q_stems: list[str], chunk: Chunk, lang: str) -> float:
+        if chunk.lang != lang:
+            return 0.0
+        stems = _chunk_stems(chunk)
+        return self.coverage(q_stems, stems, lang)
+
+
+_STEMS: dict[str, set[str]] = {}
+
+
+def _chunk_stems(chunk: Chunk) -> set[str]:
+    s = _STEMS.get(chunk.id)
+    if s is None:
+        s = _STEMS[chunk.id] = set(analyze(chunk.search_text, chunk.lang))
+        if len(_STEMS) > 50_000:  # bounded: generations come and go in a long-running server
+            _STEMS.clear()
+    return s
+
+
+def _names(name: str, question: str) -> bool:
+    """True when the organisation's distinctive name occurs in the question."""
+    words = [w for w in name.replace("-", " ").split() if len(w) > 2 and w not in
+             ("societe", "sas", "sarl", "groupe", "france", "the", "and", "les", "des", "inc", "llc", "ltd")]
+    return bool(words) and all(f" {w}" in f" {question}" for w in words[:2])
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """A linear model over standardised features; score = w . (x - mean) / scale + b."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    bias: float
+    info: dict = field(default_factory=dict, compare=False)
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """Raw scores of feature rows (higher is more relevant)."""
+        if X.shape[0] == 0:
+            return np.zeros(0)
+        idx = [FEATURES.index(f) for f in self.features]
+        Z = (X[:, idx] - np.asarray(self.mean)) / np.asarray(self.scale)
+        return Z @ np.asarray(self.weights) + self.bias
+
+    @staticmethod
+    def probability(score: float) -> float:
+        """The score as a probability of relevance, in [0, 1]."""
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+
+    def to_json(self) -> dict:
+        """Serialisable form."""
+        return {"features": list(self.features), "weights": list(self.weights), "mean": list(self.mean),
+                "scale": list(self.scale), "bias": self.bias, "info": self.info}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Ranker:
+        """Inverse of ``to_json``; unknown features make the model unusable (rebuild the index)."""
+        unknown = [f for f in d["features"] if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"ranker uses unknown features {unknown}")
+        return cls(tuple(d["features"]), tuple(d["weights"]), tuple(d["mean"]), tuple(d["scale"]),
+                   float(d["bias"]), d.get("info", {}))
