@@ -86,7 +86,7 @@ def main():
            "DATABASE_URL": f"sqlite:///{db}", "ASSISTANT_TORCH_THREADS": str(args.torch_threads)}
     gunicorn = Path(sys.executable).parent / "gunicorn"
     proc = subprocess.Popen([str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                             "--threads", str(args.threads), "--preload", "--timeout", "120",
+                             "--threads", str(args.threads), "--timeout", "120",
                              "assistant.web.wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
