@@ -470,6 +470,8 @@ def _stored_key(path: Path, generate: Callable[[], str]) -> Secret:
 def _parse(f: Setting, value):
     """Convert and check one value; errors name the environment variable and the expected form."""
     label = f"{f.env} ({f.name})"
+    if value is None and f.type in (list, Secret):  # an unset secret or list, copied by with_()
+        return () if f.type is list else None
     if f.type is list:
         if isinstance(value, str):
             items = [v.strip() for v in value.split(",") if v.strip()]

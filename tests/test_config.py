@@ -109,6 +109,8 @@ def test_lists_and_smtp_are_parsed():
     assert Settings.from_env(environ={"SMTP_URL": "smtp://relay:2525"}).smtp.port == 2525
     assert Settings.from_env(environ={}).smtp is None
     assert s.with_(top_k=3).field_keys == s.field_keys  # a copy keeps list and secret values
+    unset = Settings.from_env(environ={}).with_(top_k=3)
+    assert unset.secret_key is None and unset.field_keys == () and unset.llm_api_key is None
 
 
 @pytest.mark.parametrize("origin,expected", [

@@ -70,7 +70,7 @@ class ExchangeLog:
 
     def record(self, question: str, answer: dict, diagnostics: Diagnostics | None = None) -> str:
         """Store one exchange (the answer in its JSON form); returns its id, the ``answer_id``."""
-        q, _ = redact(storable_text(question))
+        q, _ = redact(storable_text(question).strip())
         a, _ = redact(storable_text(answer["answer"]))
         d = diagnostics or Diagnostics.of(question, answer)
         row = Exchange(conversation_id=answer.get("conversation_id"), question=q, answer=a,
