@@ -163,3 +163,14 @@ def test_db_upgrade_check_and_purge_counts_per_rule(runner, settings):
 def test_db_check_on_a_database_behind(runner, settings):
     r = runner.invoke(cli, ["db", "check"], env=env_for(settings))
     assert r.exit_code == 1 and "run `gdpr-assistant db upgrade` first" in r.stderr
+
+
+def test_db_revision_writes_nothing_when_models_and_migrations_agree(runner, settings):
+    from assistant.db import MIGRATIONS
+
+    before = sorted(p.name for p in (MIGRATIONS / "versions").glob("*.py"))
+    env = env_for(settings)
+    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    r = runner.invoke(cli, ["db", "revision", "nothing changed"], env=env)
+    assert r.exit_code == 1 and "already agree" in r.stderr
+    assert sorted(p.name for p in (MIGRATIONS / "versions").glob("*.py")) == before
