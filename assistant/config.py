@@ -83,6 +83,7 @@ def _url_check(schemes: tuple[str, ...], example: str, host: bool = True) -> Cal
     """A check that a URL setting uses one of ``schemes`` (and names a host); ``example`` shows the form."""
 
     def check(value: str, label: str) -> None:
+        """Raise ConfigError naming ``label`` unless ``value`` fits."""
         try:
             u = urlparse(value)
             port = u.port  # raises ValueError on a port that is not a number or out of range

@@ -59,6 +59,7 @@ def build_services(settings: Settings, **overrides) -> Services:
     settings = with_development_keys(settings)
 
     def given(name, build):
+        """The override called ``name``, else what ``build`` makes."""
         value = overrides.get(name)
         return build() if value is None else value  # `is None`: an empty store is falsy but given
 
