@@ -111,7 +111,8 @@ def _origin_check(value: str, label: str) -> None:
         u = None
     if u is None or u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/") \
             or u.query or u.fragment or u.username:
-        raise ConfigError(f"{label} must list origins like https://www.example.fr, got {value!r}")
+        raise ConfigError(f"{label} takes origins like https://www.example.fr (scheme, host, optional port; "
+                          f"no path), got {value!r}")
 
 
 def _fernet_check(value: str, label: str) -> None:

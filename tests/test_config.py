@@ -44,8 +44,8 @@ def test_overrides_win_over_environment():
     ("SMTP_URL", "mail.example.fr:25", "SMTP_URL (smtp_url) must look like smtp://"),
     ("SMTP_URL", "http://mail.example.fr", "must look like smtp://"),
     ("SMTP_URL", "smtp://mail.example.fr:port", "must look like smtp://"),
-    ("PUBLIC_ORIGIN", "assistant.example.fr", "PUBLIC_ORIGIN (public_origin) must list origins like"),
-    ("PUBLIC_ORIGIN", "https://assistant.example.fr/chat", "must list origins like"),
+    ("PUBLIC_ORIGIN", "assistant.example.fr", "PUBLIC_ORIGIN (public_origin) takes origins like"),
+    ("PUBLIC_ORIGIN", "https://assistant.example.fr/chat", "no path), got 'https://assistant.example.fr/chat'"),
     ("ASSISTANT_WIDGET_ORIGINS", "https://ok.example, ftp://no.example", "'ftp://no.example'"),
     ("FIELD_KEYS", f"{KEY},not-a-key", "FIELD_KEYS (field_keys) item 2 holds a value that is not a Fernet key"),
 ])
