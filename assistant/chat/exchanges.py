@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..answer.scope import check_scope
 from ..db import Database, retention_until, utcnow
 from ..errors import InputError
 from ..privacy.redact import redact
@@ -36,8 +37,6 @@ def scope_verdict(question: str) -> str:
     Computed again here because the answer service does not report it in its answer; it is pure and
     takes microseconds. When the service reports its verdict, take it from there instead.
     """
-    from ..answer.scope import check_scope
-
     return check_scope(question).verdict
 
 
