@@ -14,4 +14,4 @@ RUN pip install --no-cache-dir . && useradd --system --uid 10001 assistant && mk
 USER assistant
 EXPOSE 8000
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--timeout", "120", \
-     "--preload", "assistant.web.wsgi:app"]
+     "assistant.web.wsgi:app"]

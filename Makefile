@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ASSISTANT_EURLEX_DIR ?= $(abspath $(EURLEX_DIR))
 
-.PHONY: install run index official test lint bench clean browser
+.PHONY: install run index official migrate test lint bench clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ official: install
 index: official
 	$(BIN)/gdpr-assistant --data-dir $(DATA) index
 
-run: index
+# The deploy step: create or migrate the database (the server never migrates by itself).
+migrate: install
+	$(BIN)/gdpr-assistant --data-dir $(DATA) db upgrade
+
+run: index migrate
 	$(BIN)/gdpr-assistant --data-dir $(DATA) serve --port $(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).

@@ -8,7 +8,9 @@
     ├── FetchError                  downloading an official text failed (offline, timeout, HTTP error)
     ├── IndexMissingError           no index in the data dir: says which command builds it
     ├── IndexBuildError             building the index failed; the previous index still serves
-    └── VectorStoreUnavailable      the Chroma server cannot be reached
+    ├── VectorStoreUnavailable      the Chroma server cannot be reached
+    ├── DatabaseUnavailable         the database cannot be reached (says to check DATABASE_URL)
+    └── DatabaseNotReady            the schema is missing or behind: says to run `gdpr-assistant db upgrade`
 """
 
 
@@ -69,5 +71,17 @@ class IndexBuildError(AssistantError):
 
 class VectorStoreUnavailable(AssistantError):
     """The Chroma server cannot be reached."""
+
+    http_status = 503
+
+
+class DatabaseUnavailable(AssistantError):
+    """The database cannot be reached."""
+
+    http_status = 503
+
+
+class DatabaseNotReady(AssistantError):
+    """The database schema is missing, behind or ahead of the code's migrations."""
 
     http_status = 503

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
+from assistant.container import build_answer_service  # noqa: E402
 from assistant.evaluation import percentile, read_items  # noqa: E402
-from assistant.runtime import open_answer_service  # noqa: E402
 
 
 def main():
@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     settings = Settings.from_env(data_dir=args.data_dir)
-    service = open_answer_service(settings)
+    service = build_answer_service(settings)
     questions = [it.q for f in args.files if Path(f).exists() for it in read_items(Path(f))]
     service.ask("warm up: qui doit désigner un DPO ?")
 

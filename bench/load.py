@@ -84,9 +84,12 @@ def main():
     db = Path(tempfile.mkdtemp(prefix="load-db-")) / "load.db"
     env = {**os.environ, "ASSISTANT_DATA_DIR": args.data_dir, "HF_HUB_OFFLINE": "1",
            "DATABASE_URL": f"sqlite:///{db}", "ASSISTANT_TORCH_THREADS": str(args.torch_threads)}
+    # The deploy step first: the server never migrates, and unstored exchanges would flatter the figures.
+    subprocess.run([str(Path(sys.executable).parent / "gdpr-assistant"), "db", "upgrade"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     gunicorn = Path(sys.executable).parent / "gunicorn"
     proc = subprocess.Popen([str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                             "--threads", str(args.threads), "--preload", "--timeout", "120",
+                             "--threads", str(args.threads), "--timeout", "120",
                              "assistant.web.wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120

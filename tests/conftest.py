@@ -1,4 +1,5 @@
-"""Shared fixtures: settings in tmp dirs, the official EUR-Lex files, a real index built once per session."""
+"""Shared fixtures: settings in tmp dirs, apps and a CLI runner over them, the official EUR-Lex files, a real
+index built once per session, PostgreSQL and Chroma servers."""
 
 from __future__ import annotations
 
@@ -33,6 +34,47 @@ def settings(tmp_path) -> Settings:
     corpus = tmp_path / "corpus"
     shutil.copytree(FIXTURE_CORPUS, corpus)
     return make_settings(tmp_path / "data", corpus_dir=corpus)
+
+
+def hash_index(settings: Settings):
+    """Index ``settings``' corpus with the hashing embedder (real Chroma store); returns the embedder."""
+    from assistant.retrieval.embeddings import HashEmbedder
+    from assistant.retrieval.index import build_index
+    from assistant.retrieval.vectorstore import open_store
+
+    emb = HashEmbedder()
+    build_index(settings, emb, open_store(settings, emb.name))
+    return emb
+
+
+@pytest.fixture
+def make_app(settings):
+    """Build a web app like a deploy does: index (hashing embedder), `db upgrade`, services, app."""
+    from assistant.container import build_services
+    from assistant.web import create_app
+
+    built = []
+
+    def make(migrate: bool = True, **changes):
+        s = settings.with_(**changes)
+        emb = hash_index(s)
+        services = build_services(s, embedder=emb)  # the fake embedder replaces the model
+        if migrate:
+            services.database.upgrade()
+        built.append(services)
+        return create_app(s, services)
+
+    yield make
+    for services in built:
+        services.close()
+
+
+@pytest.fixture
+def runner():
+    """Click's CliRunner: ``runner.invoke(cli, [...], env={...})`` runs a command in-process."""
+    from click.testing import CliRunner
+
+    return CliRunner()
 
 
 @pytest.fixture(scope="session")

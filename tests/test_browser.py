@@ -29,6 +29,8 @@ def server(real_index, tmp_path_factory):
     port = free_port()
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(s.data_dir), "ASSISTANT_CORPUS_DIR": str(s.corpus_dir),
            "HF_HUB_OFFLINE": "1", "DATABASE_URL": "", "ASSISTANT_WIDGET_ORIGINS": ""}
+    # The deploy step first: the server never migrates by itself.
+    subprocess.run([sys.executable, "-m", "assistant.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     log = open(tmp_path_factory.mktemp("server") / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from assistant.container import build_answer_service
 from assistant.errors import VectorStoreUnavailable
 from assistant.evaluation import read_items, run_eval
 from assistant.retrieval.embeddings import HashEmbedder
 from assistant.retrieval.index import build_index
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.retrieval.vectorstore import open_store
-from assistant.runtime import open_answer_service
 
 from conftest import free_port, make_settings
 
@@ -71,7 +71,7 @@ def test_public_questions_quality(real_index):
     if not PUBLIC_QUESTIONS.exists():
         pytest.skip(f"{PUBLIC_QUESTIONS} not available")
     s, _ = real_index
-    report = run_eval(open_answer_service(s), read_items(PUBLIC_QUESTIONS))
+    report = run_eval(build_answer_service(s), read_items(PUBLIC_QUESTIONS))
     gdpr = report["retrieval"]["gdpr"]
     assert gdpr["fr"]["hit@5"] >= 0.85, gdpr
     assert gdpr["en"]["hit@5"] >= 0.85, gdpr

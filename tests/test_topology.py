@@ -1,4 +1,8 @@
-"""The docker-compose topology with native processes: Chroma server, PostgreSQL, indexer CLI, gunicorn."""
+"""The docker-compose topology with native processes: Chroma server, PostgreSQL, indexer CLI, gunicorn, purge.
+
+Production settings (keys given, no development keys written), the hashing embedder (the model is not the
+point here: tests/test_end_to_end.py and the browser tests use it).
+"""
 
 import http.client
 import json
@@ -9,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from conftest import FIXTURE_CORPUS, free_port
@@ -30,7 +35,9 @@ def request(port, method, path, body=None):
 def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_CORPUS_DIR": str(FIXTURE_CORPUS),
            "DATABASE_URL": pg_url, "CHROMA_URL": chroma_server, "HF_HUB_OFFLINE": "1",
-           "ASSISTANT_TORCH_THREADS": "1", "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")}
+           "ASSISTANT_TORCH_THREADS": "1", "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+           "ASSISTANT_ENV": "production", "SECRET_KEY": "topology-" + "k" * 40, "FIELD_KEYS": Fernet.generate_key().decode(),
+           "ASSISTANT_EMBEDDER": "hash", "ASSISTANT_MIN_SIMILARITY": "0"}  # hash vectors are far less similar
     cli = [str(BIN / "gdpr-assistant")]
     for args in (["db", "upgrade"], ["index", "--no-progress"]):  # the `indexer` service
         done = subprocess.run(cli + args, env=env, capture_output=True, text=True, timeout=300)
@@ -38,7 +45,7 @@ def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
     assert not (tmp_path / "data" / "chroma").exists()  # vectors live in the Chroma server
     port = free_port()
     web = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                            "--preload", "--timeout", "120", "assistant.web.wsgi:app"], env=env,
+                            "--timeout", "120", "assistant.web.wsgi:app"], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
@@ -69,4 +76,5 @@ def test_compose_topology_natively(tmp_path, chroma_server, pg_url):
         assert conn.execute(text("select count(*) from feedback")).scalar() == 1
     engine.dispose()
     purge = subprocess.run(cli + ["purge"], env=env, capture_output=True, text=True, timeout=120)  # the `purge` job
-    assert purge.returncode == 0 and "purged 0 exchange(s)" in purge.stdout
+    assert purge.returncode == 0 and "purged 0 row(s) past retention under 2 rule(s)" in purge.stdout, purge.stderr
+    assert not (tmp_path / "data" / "keys").exists()  # production never writes development keys

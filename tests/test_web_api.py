@@ -5,23 +5,13 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from assistant.answer.service import AnswerService
-from assistant.db import Exchange, Feedback
-from assistant.retrieval.embeddings import HashEmbedder
-from assistant.retrieval.index import build_index
-from assistant.retrieval.retriever import HybridRetriever
-from assistant.retrieval.vectorstore import open_store
-from assistant.web import create_app
-from assistant.web import services as web_services
+from assistant.chat.models import Exchange, Feedback
+from assistant.web import SERVICES_KEY
 
 
 @pytest.fixture
-def app(settings):
-    s = settings.with_(min_similarity=0.0, widget_origins="https://www.cabinet-exemple.fr")
-    emb = HashEmbedder()
-    build_index(s, emb, open_store(s, emb.name))
-    service = AnswerService(s, HybridRetriever(s, emb, open_store(s, emb.name)))
-    return create_app(s, answer_service=service)
+def app(make_app):
+    return make_app(min_similarity=0.0, widget_origins="https://www.cabinet-exemple.fr")
 
 
 @pytest.fixture
@@ -29,11 +19,13 @@ def client(app):
     return app.test_client()
 
 
+def database(app):
+    return app.extensions[SERVICES_KEY].database
+
+
 def rows(app, model):
-    with app.app_context():
-        db = web_services.exchange_log().db
-        with db.Session() as s:
-            return s.scalar(select(func.count()).select_from(model))
+    with database(app).reading() as s:
+        return s.scalar(select(func.count()).select_from(model))
 
 
 def sse_events(body: str):
@@ -59,9 +51,8 @@ def test_chat_contract_and_follow_up(client, app):
 
 def test_exchange_is_stored_redacted(client, app):
     client.post("/api/chat", json={"message": "data breach: write to marie.curie@example.org or 06 11 22 33 44"})
-    with app.app_context():
-        with web_services.exchange_log().db.Session() as s:
-            ex = s.scalars(select(Exchange)).one()
+    with database(app).reading() as s:
+        ex = s.scalars(select(Exchange)).one()
     assert "marie.curie" not in ex.question and "[EMAIL]" in ex.question and "[PHONE]" in ex.question
     assert ex.expires_at > ex.created_at
 
@@ -90,9 +81,8 @@ def test_feedback(client, app):
     aid = client.post("/api/chat", json={"message": "data breach 72 hours"}).get_json()["answer_id"]
     r = client.post("/api/feedback", json={"answer_id": aid, "rating": "down", "comment": "call me 06 11 22 33 44"})
     assert r.status_code == 201 and r.get_json()["status"] == "recorded"
-    with app.app_context():
-        with web_services.exchange_log().db.Session() as s:
-            fb = s.scalars(select(Feedback)).one()
+    with database(app).reading() as s:
+        fb = s.scalars(select(Feedback)).one()
     assert fb.rating == -1 and fb.comment == "call me [PHONE]"
 
 
@@ -206,8 +196,7 @@ def test_openapi_validates_and_covers_every_api_route(client, app):
 def test_a_storage_failure_does_not_lose_the_answer(client, app):
     from sqlalchemy.exc import OperationalError
 
-    with app.app_context():
-        log = web_services.exchange_log()
+    log = app.extensions[SERVICES_KEY].exchanges
 
     def broken(*a, **kw):
         raise OperationalError("insert", {}, Exception("disk full"))

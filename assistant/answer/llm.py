@@ -61,7 +61,7 @@ def make_chat_model(settings):
         except ImportError:
             raise ConfigError("the OpenAI-compatible backend needs `pip install langchain-openai`") from None
         return ChatOpenAI(base_url=settings.llm_url, model=settings.llm_model,
-                          api_key=settings.llm_api_key or "not-needed", timeout=settings.llm_timeout,
+                          api_key=settings.llm_api_key.reveal() if settings.llm_api_key else "not-needed", timeout=settings.llm_timeout,
                           max_retries=0, temperature=0, max_tokens=settings.llm_max_tokens)
     if kind == "ollama":
         if not settings.llm_model:

@@ -1,1 +1,1 @@
-"""Privacy by design: PII redaction (and, in later work, encryption, retention, data-subject requests)."""
+"""Privacy by design: PII redaction and the retention registry (later: field encryption, data-subject requests)."""

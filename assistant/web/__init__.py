@@ -1,70 +1,54 @@
-"""Flask app factory: `create_app(settings)`; services are built once and kept in app.extensions.
+"""Flask app factory: ``create_app(settings, services=None)``; the services are built once, before any request.
 
 Blueprints: pages (chat, embed, widget), api (JSON and SSE), sources (cited texts). They validate
-input and call services; they hold no logic.
+input and call the services (``current_services()``); they hold no logic. Errors are answered by
+``errors.py`` (JSON for the API, an HTML page otherwise). Behind a reverse proxy, TRUSTED_PROXIES
+makes werkzeug's ProxyFix restore the client's scheme, host and address.
 """
 
 from __future__ import annotations
 
-import threading
+from typing import TYPE_CHECKING
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, request
 
 from ..config import PROJECT_ROOT, Settings
-from ..errors import AssistantError
 
+if TYPE_CHECKING:
+    from ..container import Services
+
+SERVICES_KEY = "assistant.services"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 
 
-def create_app(settings: Settings | None = None, answer_service=None) -> Flask:
-    """Build the web app over a data dir (the answer service is opened on first use unless given)."""
-    settings = settings or Settings.from_env()
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the web app over ``services`` (built from ``settings`` when not given: index, database, stores)."""
+    if services is None:
+        from ..container import build_services
+
+        services = build_services(settings or Settings.from_env())
+    settings = services.settings  # the services' own: development keys filled in
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"),
                 static_folder=str(PROJECT_ROOT / "web/static"), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.extensions["assistant.settings"] = settings
-    app.extensions["assistant.lock"] = threading.Lock()
-    if answer_service is not None:
-        app.extensions["assistant.answer_service"] = answer_service
+    app.config["SECRET_KEY"] = settings.secret_key.reveal()
+    app.extensions[SERVICES_KEY] = services
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+    from . import errors
     from .api import bp as api_bp
     from .pages import bp as pages_bp
     from .sources import bp as sources_bp
 
+    errors.init_app(app)
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(sources_bp)
-
-    def wants_json() -> bool:
-        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
-
-    def error(code: str, message: str, status: int):
-        if wants_json():
-            return jsonify(error={"code": code, "message": message}), status
-        from .pages import page_context
-
-        return render_template("error.html", status=status, message=message, **page_context(_page_lang())), status
-
-    @app.errorhandler(AssistantError)
-    def _assistant_error(e: AssistantError):
-        return error(getattr(e, "code", type(e).__name__), e.message, e.http_status)
-
-    @app.errorhandler(413)
-    def _too_large(e):
-        return error("payload_too_large", f"request body over {app.config['MAX_CONTENT_LENGTH']} bytes", 413)
-
-    @app.errorhandler(404)
-    def _not_found(e):
-        return error("not_found", "no such page or endpoint", 404)
-
-    @app.errorhandler(405)
-    def _method(e):
-        return error("method_not_allowed", f"{request.method} is not allowed on {request.path}", 405)
-
-    @app.errorhandler(400)
-    def _bad_request(e):
-        return error("bad_request", str(e.description), 400)
 
     @app.after_request
     def _headers(resp):
@@ -76,7 +60,13 @@ def create_app(settings: Settings | None = None, answer_service=None) -> Flask:
     return app
 
 
-def _page_lang() -> str:
+def current_services() -> Services:
+    """The services of the app handling the current request."""
+    return current_app.extensions[SERVICES_KEY]
+
+
+def page_language() -> str:
+    """The page language: ``?lang=``, else the browser's Accept-Language, else French."""
     lang = request.args.get("lang", "")
     if lang in ("fr", "en"):
         return lang

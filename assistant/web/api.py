@@ -8,8 +8,10 @@ import logging
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..chat.exchanges import Diagnostics, without_surrogates
+from ..config import normalise_origin
 from ..errors import AssistantError, InputError
-from . import services
+from . import current_services
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -30,7 +32,7 @@ def _check_origin():
 @bp.after_request
 def _cors(resp):
     origin = request.headers.get("Origin")
-    if origin and _origin_allowed(origin) and origin != request.host_url.rstrip("/"):
+    if origin and _origin_allowed(origin) and normalise_origin(origin) != _own_origin():
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Access-Control-Allow-Headers"] = "Content-Type"
         resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
@@ -38,9 +40,15 @@ def _cors(resp):
     return resp
 
 
+def _own_origin() -> str:
+    """PUBLIC_ORIGIN, or this request's origin as the visitor sees it (through ProxyFix behind a proxy)."""
+    settings = current_services().settings
+    return normalise_origin(settings.public_origin or request.host_url)
+
+
 def _origin_allowed(origin: str) -> bool:
-    origin = origin.rstrip("/")
-    return origin == request.host_url.rstrip("/") or origin in services.settings().allowed_origins
+    origin = normalise_origin(origin)
+    return origin == _own_origin() or origin in current_services().settings.allowed_origins
 
 
 def _json_body() -> dict:
@@ -61,25 +69,28 @@ def _chat_input(data: dict) -> tuple[str, str | None]:
     cid = data.get("conversation_id")
     if cid is not None and not isinstance(cid, str):
         raise InputError("field 'conversation_id' must be a string", code="invalid_type", http_status=422)
-    return data["message"], cid or None
+    # A lone surrogate (half an emoji) is not text the model or the database can take: drop it.
+    return without_surrogates(data["message"]), cid or None
 
 
-def _store(question: str, answer: dict) -> str | None:
+def _store(question: str, answer: dict, verification: dict | None = None) -> str | None:
     """Record the exchange (redacted); a storage failure never loses the answer itself."""
     try:
-        return services.exchange_log().record(question, answer)
-    except (AssistantError, SQLAlchemyError) as e:
+        return current_services().exchanges.record(question, answer, Diagnostics.of(question, answer, verification))
+    except AssistantError as e:  # ours say what to do (e.g. run `gdpr-assistant db upgrade`) and hold no PII
+        log.error("exchange not stored: %s", e.message)
+    except SQLAlchemyError as e:
         log.error("exchange not stored: %s", type(e).__name__)  # never the question itself: it may hold PII
-        return None
+    return None
 
 
 @bp.post("/chat")
 def chat():
     """Answer one message: {message, conversation_id?} -> the answer contract (+ conversation_id, answer_id)."""
     message, cid = _chat_input(_json_body())
-    answer = services.answer_service().ask(message, conversation_id=cid, keep=True)
+    answer = current_services().answers.ask(message, conversation_id=cid, keep=True)
     body = answer.to_dict()
-    body["answer_id"] = _store(message, body)
+    body["answer_id"] = _store(message, body, answer.verification)
     return jsonify(body)
 
 
@@ -91,7 +102,7 @@ def chat_stream():
     data the visitor typed.
     """
     message, cid = _chat_input(_json_body())
-    service = services.answer_service()
+    service = current_services().answers
     events = service.ask_stream(message, conversation_id=cid, keep=True)
     first = next(events)  # input errors surface here, as a plain JSON error, before the stream starts
 
@@ -118,10 +129,15 @@ def _sse(event: str, data: dict) -> str:
 
 @bp.post("/feedback")
 def feedback():
-    """Thumbs up or down on an answer: {answer_id, rating: "up"|"down", comment?}."""
+    """Thumbs up or down on an answer: {answer_id, rating: "up"|"down", comment?}.
+
+    One vote per answer: the first is ``recorded`` (201), a later one ``replaced`` (200) the earlier
+    rating and comment, so a visitor can change their mind but not stack votes.
+    """
     data = _json_body()
-    fid = services.exchange_log().add_feedback(data.get("answer_id"), data.get("rating"), data.get("comment"))
-    return jsonify(status="recorded", id=fid), 201
+    fid, replaced = current_services().exchanges.add_feedback(data.get("answer_id"), data.get("rating"),
+                                                              data.get("comment"))
+    return jsonify(status="replaced" if replaced else "recorded", id=fid), 200 if replaced else 201
 
 
 @bp.get("/openapi.json")
@@ -133,5 +149,5 @@ def openapi():
 @bp.get("/health")
 def health():
     """Liveness and the index generation served."""
-    svc = services.answer_service()
+    svc = current_services().answers
     return jsonify(status="ok", index=svc.retriever.index.generation, chunks=len(svc.retriever.index.chunks))

@@ -17,9 +17,12 @@ ERRORS = {
     "413": _error("Body or question too long"),
     "415": _error("Content-Type is not application/json"),
     "422": _error("A field is missing or has the wrong type"),
-    "503": _error("No index has been built"),
+    "500": _error("Unexpected failure (logged); the body is still this JSON error"),
+    "503": _error("No index has been built, or the database is unreachable or not migrated"),
 }
 
+FEEDBACK = {"application/json": {"schema": {"type": "object", "properties": {
+    "status": {"type": "string", "enum": ["recorded", "replaced"]}, "id": {"type": "integer"}}}}}
 CHAT_REQUEST = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}}
 
 
@@ -46,8 +49,9 @@ def openapi_document() -> dict:
                 "summary": "Thumbs up or down on an answer", "operationId": "feedback",
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}},
-                "responses": {"201": {"description": "Recorded", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"status": {"type": "string"}, "id": {"type": "integer"}}}}}},
+                "responses": {"201": {"description": "First vote on this answer: recorded", "content": FEEDBACK},
+                              "200": {"description": "Later vote on the same answer: replaced the earlier one "
+                                                     "(one vote per answer)", "content": FEEDBACK},
                               **ERRORS}}},
             "/api/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                                           "responses": {"200": {"description": "OpenAPI document",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, render_template, request, send_from_directory
 
-from . import _page_lang, services
+from . import current_services, page_language
 
 bp = Blueprint("pages", __name__)
 
@@ -27,21 +27,21 @@ TEXTS = {
 def page_context(lang: str) -> dict:
     """Common template values."""
     t = dict(TEXTS[lang])
-    t["privacy"] = t["privacy"].format(days=services.settings().retention_days)
+    t["privacy"] = t["privacy"].format(days=current_services().settings.retention_days)
     return {"lang": lang, "t": t}
 
 
 @bp.get("/")
 def chat():
     """The chat page."""
-    return render_template("chat.html", embed=False, **page_context(_page_lang()))
+    return render_template("chat.html", embed=False, **page_context(page_language()))
 
 
 @bp.get("/embed")
 def embed():
     """The compact chat shown inside the widget's frame; only allowed origins may frame it."""
-    resp = make_response(render_template("chat.html", embed=True, **page_context(_page_lang())))
-    ancestors = " ".join(["'self'", *services.settings().allowed_origins])
+    resp = make_response(render_template("chat.html", embed=True, **page_context(page_language())))
+    ancestors = " ".join(["'self'", *current_services().settings.allowed_origins])
     resp.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
@@ -59,7 +59,7 @@ def widget_js():
 @bp.get("/widget-demo")
 def widget_demo():
     """A host page using the widget, under a strict Content-Security-Policy."""
-    resp = make_response(render_template("widget_demo.html", **page_context(_page_lang())))
+    resp = make_response(render_template("widget_demo.html", **page_context(page_language())))
     resp.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'self'; frame-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from ..corpus.eurlex import recital_url
-from . import _page_lang, services
+from . import current_services, page_language
 from .library import OFFICIAL_ID
 from .markdown import render_markdown
 from .pages import page_context
@@ -23,8 +23,8 @@ KIND_LABEL = {
 @bp.get("/")
 def index():
     """Every source page, by kind (crawlable)."""
-    lang = _page_lang()
-    lib = services.source_library()
+    lang = page_language()
+    lib = current_services().sources
     sections = [(KIND_LABEL[lang][k], lib.by_kind(k, lang)) for k in ("guide", "faq", "cnil_decision")]
     official = sorted(n for (lg, n) in lib.articles if lg == lang)
     return render_template("sources_index.html", sections=sections, official=official,
@@ -34,7 +34,7 @@ def index():
 @bp.get("/<source_id>")
 def show(source_id: str):
     """One source: an official article or recital, or a bundled document."""
-    lib = services.source_library()
+    lib = current_services().sources
     m = OFFICIAL_ID.match(source_id)
     if m:
         lang, what, number = m.group(1), m.group(2), int(m.group(3))

@@ -1,0 +1,70 @@
+"""`ask` and `eval`: answer questions from the command line, and measure answers on a labelled set."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from . import cli, settings_of
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object (the API contract).")
+@click.pass_context
+def ask(ctx, question, as_json):
+    """Answer QUESTION; with '-', answer one question per line of standard input."""
+    from ..container import build_answer_service
+
+    s = settings_of(ctx)
+    if question != "-":
+        from ..answer.service import validate_question
+
+        validate_question(question, s.max_question_chars)  # bad input fails before the model loads
+    service = build_answer_service(s)
+    if question != "-":
+        _print_answer(service.ask(question), as_json)
+        return
+    failed = 0
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        try:
+            _print_answer(service.ask(line), as_json)
+        except InputError as e:
+            failed += 1
+            if as_json:
+                click.echo(json.dumps({"error": {"code": e.code, "message": e.message}}, ensure_ascii=False))
+            else:
+                click.echo(f"Error: {e.message}", err=True)
+        sys.stdout.flush()
+    if failed:
+        ctx.exit(2)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("")
+        for i, c in enumerate(answer.citations, start=1):
+            click.echo(f"[{i}] {c.ref} – {c.title}\n    {c.url}")
+
+
+@cli.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.pass_context
+def eval_cmd(ctx, file, as_json):
+    """Evaluate on a labelled JSONL question set: retrieval hit@k/MRR, answers, refusals, referrals, latency."""
+    from ..container import build_answer_service
+    from ..evaluation import format_report, read_items, run_eval
+
+    items = read_items(file)
+    report = run_eval(build_answer_service(settings_of(ctx)), items)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_report(report))

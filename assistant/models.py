@@ -1,0 +1,12 @@
+"""Every feature's models, imported in one place so that Alembic (and ``Base.metadata``) sees all tables.
+
+A feature owns its tables in ``assistant/<feature>/models.py``; add its import here when you create
+one, then write the migration with ``gdpr-assistant db revision "what changed"``. Planned:
+``matching`` (partners, referrals), ``newsletter`` (subscribers, consent proofs), ``accounts``
+(operator and partner users).
+"""
+
+from .chat.models import Exchange, Feedback
+from .db import Base
+
+__all__ = ["Base", "Exchange", "Feedback"]
