@@ -1,7 +1,8 @@
 """The answer service: scope check, retrieval, composition (grounded or LLM), citation check, referral.
 
-``ask`` returns the JSON contract of DESIGN.md; ``ask_stream`` yields the same answer as events
-(``sources``, ``token``..., ``done``); the ``done`` event always carries the final, verified text.
+``ask`` returns the answer (``to_dict()`` is the JSON contract of DESIGN.md); ``ask_stream`` yields
+the same answer as events (``sources``, ``token``..., ``done``); the ``done`` event always carries
+the final, verified Answer.
 """
 
 from __future__ import annotations
@@ -221,8 +222,9 @@ class AnswerService:
         if p.scope.category:
             verification["abuse"] = p.scope.category
         if p.retrieval is not None:
-            verification["retrieved"] = [{"ref": h.chunk.ref, "group": h.chunk.group, "score": round(h.score, 3)}
-                                         for h in p.retrieval.hits]
+            verification["retrieved"] = [{"ref": h.chunk.ref, "group": h.chunk.group, "kind": h.chunk.kind,
+                                          "article": h.chunk.article, "articles": list(h.chunk.articles[:3]), "title": h.chunk.title,
+                                          "score": round(h.score, 3)} for h in p.retrieval.hits]
             if p.retrieval.degraded:
                 verification["degraded"] = p.retrieval.degraded
         return Answer(answer=written.text, language=p.lang, status=p.status, citations=citations, referral=referral,
@@ -236,7 +238,7 @@ class AnswerService:
 
     def ask_stream(self, question: str, conversation_id: str | None = None,
                    keep: bool = False) -> Iterator[tuple[str, dict]]:
-        """Events for one question: ('sources', ...), ('token', {'text'})..., ('done', answer).
+        """Events for one question: ('sources', ...), ('token', {'text'})..., ('done', Answer).
 
         With an LLM, tokens are verified sentence by sentence before they leave; if the LLM fails
         midway, a ('reset', ...) event tells the client to drop what it received, then the grounded
@@ -257,7 +259,7 @@ class AnswerService:
                               "citations": [citation_for(c, self._score(p, c)).to_dict() for c in written.sources]}
             for piece in _pieces(written.text):
                 yield "token", {"text": piece}
-        yield "done", self._finish(p, written, conversation_id, keep).to_dict()
+        yield "done", self._finish(p, written, conversation_id, keep)
 
     def _stream_llm(self, p: Prepared):
         """Stream LLM text sentence by sentence, each verified before it leaves; None on failure."""

@@ -21,7 +21,7 @@ from .query import QuestionInfo, has_amount, has_duration
 from .text import analyze, fold
 
 FEATURES = (
-    "fused", "rr_dense", "rr_lex", "rr_lex_other", "rr_titles", "rr_sanction",
+    "fused", "rr_dense", "rr_lex", "rr_lex_other", "rr_titles", "rr_sanction", "rr_keys_dense", "rr_keys_lex",
     "dense_max", "dense_gap", "key_max", "key_gap", "key_title", "key_lex", "text_cov", "concepts",
     "kind_faq", "kind_guide", "kind_article", "kind_recital", "kind_decision", "same_lang",
     "article_named", "entity_named", "sanction_decision", "type_deadline", "type_amount", "type_definition",
@@ -114,7 +114,7 @@ class FeatureSpace:
             row = X[i]
             row[col["fused"]] = c.fused / top_fused
             for name, f in (("dense", "rr_dense"), ("lexical_" + ctx.lang, "rr_lex"), ("titles", "rr_titles"),
-                            ("sanction", "rr_sanction")):
+                            ("sanction", "rr_sanction"), ("keys_dense", "rr_keys_dense"), ("keys_lex", "rr_keys_lex")):
                 r = c.ranks.get(name)
                 row[col[f]] = 1.0 / r if r else 0.0
             other = [r for k, r in c.ranks.items() if k.startswith("lexical_") and k != "lexical_" + ctx.lang]

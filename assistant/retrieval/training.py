@@ -40,7 +40,9 @@ def corpus_queries(docs: list[SourceDoc], groups: dict[str, str]) -> list[Traini
     for d in docs:
         group = groups.get(d.id)
         if d.kind == "faq" and group:
-            for text in [d.title, *d.extra.get("questions", [])]:
+            # Only the other phrasings: the title is also in the item's text, a query taken from it
+            # would find itself. Each phrasing's own key is masked for the same reason.
+            for text in d.extra.get("questions", []):
                 text = " ".join(str(text).split())
                 out.append(TrainingQuery(text, d.lang, frozenset({group}), mask_key=text))
         elif d.kind == "cnil_decision" and group:

@@ -111,7 +111,9 @@ def chat_stream():
         try:
             for name, data in events:
                 if name == "done":
-                    data = {**data, "answer_id": _store(message, data)}
+                    answer = data
+                    data = answer.to_dict()
+                    data["answer_id"] = _store(message, data, answer.verification)
                 yield _sse(name, data)
         except AssistantError as e:
             yield _sse("error", {"code": getattr(e, "code", type(e).__name__), "message": e.message})
