@@ -196,7 +196,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
 
         t2 = time.perf_counter()
         ranker = train_ranker(settings, embedder, store, data, docs, texts)
-        _write_json(tmp / "ranker.json", ranker.to_json())
+        _write_json(tmp / "ranker.json", ranker.to_json() if ranker else None)
         timings["train_ranker"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         scope_info = train_scope_classifier(
@@ -207,7 +207,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         generation = f"gen-{number:06d}"
         info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),
                 "documents": len(docs), "official": [t.lang for t in official], "keys": len(keys),
-                "ranker": ranker.info, "scope": scope_info, "texts_embedded": texts.embedded,
+                "ranker": ranker.info if ranker else None, "scope": scope_info, "texts_embedded": texts.embedded,
                 "seconds": {k: round(v, 2) for k, v in timings.items()},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _write_json(tmp / "build.json", info)
@@ -257,7 +257,8 @@ def load_index(index_dir: Path) -> IndexData:
         keys = [Key(**k) for k in json.loads((d / "keys.json").read_text(encoding="utf-8"))]
         kl = json.loads((d / "keys_lexical.json").read_text(encoding="utf-8"))
         key_lexical = {lang: BM25Index.from_json(v) for lang, v in kl.items()}
-        ranker = Ranker.from_json(json.loads((d / "ranker.json").read_text(encoding="utf-8")))
+        ranker_json = json.loads((d / "ranker.json").read_text(encoding="utf-8"))
+        ranker = Ranker.from_json(ranker_json) if ranker_json else None
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise IndexMissingError(f"the index in {d} is unreadable or from an older version ({e}): rebuild it with "
                                 f"`{BUILD_COMMAND}`") from None

@@ -204,7 +204,7 @@ class HybridRetriever:
         X = self.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"])
         scores = self.ranker.scores(X)
         order = sorted(range(len(cands)), key=lambda i: (-round(float(scores[i]), 9), i))
-        return [cands[i] for i in order], [Ranker.probability(float(scores[i])) for i in order]
+        return [cands[i] for i in order], [self.ranker.probability(float(scores[i])) for i in order]
 
     def query_vector(self, question: str, lang: str) -> np.ndarray | None:
         """The question's embedding as retrieval uses it (None when dense retrieval is unavailable)."""
