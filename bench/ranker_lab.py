@@ -1,9 +1,11 @@
-"""Ranker experiments on an existing index: hit@1 of the fused order and of rankers trained several ways.
+"""Ranking benchmark on an existing index: hit@1/hit@5 of the fused order against the learned ranker.
 
-Evaluates on the labelled sets given (gdpr/trap/cnil items with articles); tune-half items can be
-added to training with --with-tune (scored by 5-fold cross-validation so no item scores itself).
+With --cv, the ranker is retrained five times, each time without one fifth of the bundled tuning
+questions, and scored on that fifth only (so no question scores itself); the report half of the dev
+set is never used for training. With --fails, prints the questions whose lead source is wrong.
 
-    python bench/ranker_lab.py --data-dir data bench/eval/tune.jsonl [--with-tune]
+    python bench/ranker_lab.py --data-dir data bench/eval/report.jsonl ../shared/eval/public_questions.jsonl
+    python bench/ranker_lab.py --data-dir data --cv
 """
 
 from __future__ import annotations
@@ -25,23 +27,27 @@ from assistant.corpus.loader import load_corpus  # noqa: E402
 from assistant.evaluation import read_items  # noqa: E402
 from assistant.retrieval.index import TextVectors  # noqa: E402
 from assistant.retrieval.rerank import FEATURES  # noqa: E402
-from assistant.retrieval.training import corpus_queries, fit_ranker, training_matrix  # noqa: E402
-from assistant.retrieval.text import detect_language  # noqa: E402
+from assistant.retrieval.text import detect_language, fold  # noqa: E402
+from assistant.retrieval.training import (  # noqa: E402
+    LABELLED,
+    corpus_queries,
+    fit_ranker,
+    training_blocks,
+    user_queries,
+)
 
 
 def item_rows(retriever, items):
-    """Features and labels of each labelled item's candidates."""
+    """Features, labels and candidates of each labelled item (same rule as the answer eval)."""
     out = []
     for it in items:
         if not it.articles or it.should_refuse:
             continue
-        lang = detect_language(it.q)
-        ctx, cands, info = retriever.candidates(it.q, lang)
+        ctx, cands, info = retriever.candidates(it.q, detect_language(it.q))
         X = retriever.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"])
-        if it.kind == "cnil":
-            from assistant.retrieval.text import fold
-            y = np.array([1.0 if c.chunk.kind == "cnil_decision" and it.entity and
-                          fold(it.entity) in fold(c.chunk.title) else 0.0 for c in cands])
+        if it.kind == "cnil" and it.entity:
+            y = np.array([1.0 if c.chunk.kind == "cnil_decision" and fold(it.entity) in fold(c.chunk.title) else 0.0
+                          for c in cands])
         else:
             y = np.array([1.0 if any(a in it.articles for a in (c.chunk.articles or (c.chunk.article,))[:3])
                           else 0.0 for c in cands])
@@ -49,118 +55,66 @@ def item_rows(retriever, items):
     return out
 
 
-def hit1(rows, score_fn):
-    hits = 0
-    for it, X, y, cands in rows:
-        if not len(y):
-            continue
-        s = score_fn(X)
-        best = min(range(len(s)), key=lambda i: (-round(float(s[i]), 9), i))
-        hits += y[best] > 0
-    return hits / len(rows)
+def order(scores):
+    """Candidate positions, best first (ties by fused position, as the retriever does)."""
+    return sorted(range(len(scores)), key=lambda i: (-round(float(scores[i]), 9), i))
 
 
-def hitk(rows, score_fn, k=5):
-    hits = 0
-    for it, X, y, cands in rows:
-        s = score_fn(X)
-        order = sorted(range(len(s)), key=lambda i: (-round(float(s[i]), 9), i))[:k]
-        hits += any(y[i] > 0 for i in order)
-    return hits / len(rows)
+def hits(rows, score_fn, k):
+    """Share of rows with a relevant candidate among the first ``k``."""
+    return sum(any(y[i] > 0 for i in order(score_fn(X))[:k]) for _, X, y, _ in rows) / max(1, len(rows))
 
 
-def fit_pairwise(X, y, w, C):
-    """Pairwise logistic regression: positive minus negative within each query (queries split by weight runs)."""
-    from sklearn.linear_model import LogisticRegression
-
-    from assistant.retrieval.rerank import Ranker
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1
-    Z = (X - mean) / scale
-    # queries are contiguous blocks; a block ends where a positive follows a negative run... use w sums
-    diffs, labels, weights = [], [], []
-    start = 0
-    total = 0.0
-    for i in range(len(y)):
-        total += w[i]
-        if abs(total - 1.0) < 1e-6:
-            block = range(start, i + 1)
-            pos = [j for j in block if y[j] > 0]
-            neg = [j for j in block if y[j] == 0]
-            for p in pos:
-                for n in neg:
-                    diffs.append(Z[p] - Z[n]); labels.append(1); weights.append(1.0 / (len(pos) * len(neg)))
-                    diffs.append(Z[n] - Z[p]); labels.append(0); weights.append(1.0 / (len(pos) * len(neg)))
-            start, total = i + 1, 0.0
-    m = LogisticRegression(C=C, fit_intercept=False, max_iter=3000)
-    m.fit(np.array(diffs), np.array(labels), sample_weight=np.array(weights))
-    return Ranker(features=tuple(FEATURES), weights=tuple(m.coef_[0]), mean=tuple(mean), scale=tuple(scale), bias=0.0)
+def fused(X):
+    """The fusion's own order."""
+    return X[:, FEATURES.index("fused")]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("files", nargs="+")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="*")
     ap.add_argument("--data-dir", default="data")
-    ap.add_argument("--with-tune", default="")
-    ap.add_argument("--C", type=float, default=1.0)
-    ap.add_argument("--tune-only", action="store_true")
-    ap.add_argument("--pairwise", action="store_true")
-    ap.add_argument("--drop", default="", help="comma-separated features to leave out")
+    ap.add_argument("--cv", action="store_true", help="5-fold cross-validation over the bundled tuning questions")
+    ap.add_argument("--fails", action="store_true", help="print the questions whose lead is wrong")
     args = ap.parse_args()
-    s = Settings.from_env(data_dir=args.data_dir)
-    svc = build_answer_service(s)
-    r = svc.retriever
-    docs = load_corpus(s.corpus_dir)
-    texts = TextVectors(r.embedder, r.store)
-    groups = {c.doc_id: c.group for c in r.index.chunks.values()}
-    Xc, yc, wc = training_matrix(r, corpus_queries(docs, groups), texts)
-    drop = set(filter(None, args.drop.split(",")))
-    keep = [i for i, f in enumerate(FEATURES) if f not in drop]
-    base = fit_ranker(Xc[:, keep], yc, wc, C=args.C)
-    if args.pairwise:
-        base = fit_pairwise(Xc[:, keep], yc, wc, args.C)
-    coef = dict(zip([FEATURES[i] for i in keep], base.weights))
-    print("weights:", ", ".join(f"{k}={v:+.2f}" for k, v in sorted(coef.items(), key=lambda kv: -abs(kv[1]))))
-
-    def scorer(model):
-        idx = keep
-        return lambda X: ((X[:, idx] - np.asarray(model.mean)) / np.asarray(model.scale)) @ np.asarray(model.weights)
-
+    settings = Settings.from_env(data_dir=args.data_dir)
+    r = build_answer_service(settings).retriever
+    learned = r.ranker.scores if r.ranker else fused
+    print(f"{'set':<28}{'n':>5}{'fused@1':>9}{'fused@5':>9}{'ranker@1':>10}{'ranker@5':>10}")
     for f in args.files:
         rows = item_rows(r, read_items(Path(f)))
-        fused = lambda X: X[:, FEATURES.index("fused")]  # noqa: E731
-        print(f"{Path(f).name}: n={len(rows)}  fused hit@1 {hit1(rows, fused):.3f} hit@5 {hitk(rows, fused):.3f} | "
-              f"corpus-trained hit@1 {hit1(rows, scorer(base)):.3f} hit@5 {hitk(rows, scorer(base)):.3f}")
-    if args.with_tune:
-        tune_rows = item_rows(r, read_items(Path(args.with_tune)))
-        folds = 5
-        preds = 0
-        for k in range(folds):
-            train = [row for i, row in enumerate(tune_rows) if i % folds != k]
-            test = [row for i, row in enumerate(tune_rows) if i % folds == k]
-            corpus_part = [] if args.tune_only else [Xc]
-            Xt = np.vstack(corpus_part + [row[1] for row in train if row[2].sum() > 0])
-            yt = np.concatenate(([] if args.tune_only else [yc]) + [row[2] for row in train if row[2].sum() > 0])
-            wt = np.concatenate(([] if args.tune_only else [wc]) + [np.where(row[2] > 0, 0.5 / row[2].sum(), 0.5 / max(1, (row[2] == 0).sum())) * 3
-                                        for row in train if row[2].sum() > 0])
-            m = fit_ranker(Xt[:, keep], yt, wt, C=args.C)
-            preds += hit1(test, scorer(m)) * len(test)
-        print(f"tune 5-fold with tune items in training: hit@1 {preds / len(tune_rows):.3f}")
+        print(f"{Path(f).name:<28}{len(rows):>5}{hits(rows, fused, 1):>9.3f}{hits(rows, fused, 5):>9.3f}"
+              f"{hits(rows, learned, 1):>10.3f}{hits(rows, learned, 5):>10.3f}")
+        if args.fails:
+            for it, X, y, cands in rows:
+                o = order(learned(X))
+                if y[o[0]] == 0:
+                    first = next((k + 1 for k, i in enumerate(o) if y[i] > 0), None)
+                    print(f"  {it.id} expected {it.articles}, first right at {first}: {it.q[:90]}")
+                    for k, i in enumerate(o[:3]):
+                        c = cands[i].chunk
+                        print(f"      {k + 1}{'*' if y[i] else ' '} {c.kind:<13} {list(c.articles[:3])} {c.title[:70]}")
+    if args.cv:
+        docs = load_corpus(settings.corpus_dir)
+        texts = TextVectors(r.embedder, r.store)
+        groups = {c.doc_id: c.group for c in r.index.chunks.values()}
+        corpus_blocks = training_blocks(r, corpus_queries(docs, groups), texts)
+        users = user_queries()
+        user_blocks = [training_blocks(r, [q], texts) for q in users]  # one list per question, [] if unusable
+        rows = item_rows(r, read_items(LABELLED))
+        assert len(rows) == len(users), "labelled_queries.jsonl and the items read from it disagree"
+        got = {"fused": 0.0, "corpus only": 0.0, "corpus + tuning folds": 0.0}
+        corpus_model = fit_ranker(corpus_blocks)
+        for k in range(5):
+            test = [row for i, row in enumerate(rows) if i % 5 == k]
+            train = [b for i, bs in enumerate(user_blocks) if i % 5 != k for b in bs]
+            model = fit_ranker(corpus_blocks + train)
+            got["fused"] += hits(test, fused, 1) * len(test)
+            got["corpus only"] += hits(test, corpus_model.scores, 1) * len(test)
+            got["corpus + tuning folds"] += hits(test, model.scores, 1) * len(test)
+        for name, v in got.items():
+            print(f"tuning questions, 5-fold, {name}: hit@1 {v / len(rows):.3f}")
 
 
 if __name__ == "__main__":
     main()
-
-
-def single_features(data_dir, files):
-    """hit@1 when ranking by one feature alone (a sanity check of what each signal carries)."""
-    s = Settings.from_env(data_dir=data_dir)
-    r = build_answer_service(s).retriever
-    for f in files:
-        rows = item_rows(r, read_items(Path(f)))
-        out = []
-        for name in FEATURES:
-            j = FEATURES.index(name)
-            out.append((hit1(rows, lambda X, j=j: X[:, j] + 1e-6 * X[:, 0]), name))
-        print(Path(f).name, " ".join(f"{n}={v:.2f}" for v, n in sorted(out, reverse=True)[:14]))

@@ -131,13 +131,35 @@ class Composer:
         return sum(idf.get(s, 1.0) for s in q_stems & words) / total if total else 0.0
 
     def _best_lines(self, lines: list[str], q_stems: set[str], lang: str, keep: int) -> list[str]:
-        """The ``keep`` most relevant lines, in their original order (the first always counts a little)."""
+        """The ``keep`` most relevant lines, in their original order, never a list's header without items.
+
+        A line ending with ':' introduces the items under it: it is kept only with at least one of
+        them, and an item is kept with its header, so no heading is left hanging.
+        """
         if len(lines) <= keep:
             return lines
-        scored = sorted(range(len(lines)), key=lambda i: (-(self.relevance(q_stems, lines[i], lang) + (0.05 if i == 0
-                                                          else 0.0)), i))
-        chosen = sorted(scored[:keep])
-        return [lines[i] for i in chosen]
+        header_of: dict[int, int] = {}
+        current = None
+        for i, ln in enumerate(lines):
+            if ln.rstrip().endswith(":") and not LIST_LINE.match(ln):
+                current = i
+            elif LIST_LINE.match(ln) and current is not None:
+                header_of[i] = current
+            else:
+                current = None
+        scored = sorted((i for i in range(len(lines)) if i not in header_of.values() or i in header_of),
+                        key=lambda i: (-(self.relevance(q_stems, lines[i], lang) + (0.05 if i == 0 else 0.0)), i))
+        chosen: list[int] = []
+        for i in scored:
+            if lines[i].rstrip().endswith(":") and not LIST_LINE.match(lines[i]):
+                continue  # headers come in only with their items
+            need = [i] + ([header_of[i]] if i in header_of and header_of[i] not in chosen else [])
+            if len(chosen) + len(need) > keep and chosen:
+                continue
+            chosen.extend(need)
+            if len(chosen) >= keep:
+                break
+        return [lines[i] for i in sorted(chosen)]
 
     # -- parts -------------------------------------------------------------------------------------
     def _lead(self, question: str, info: QuestionInfo, lang: str, hit: Hit, q_stems: set[str]):
@@ -183,6 +205,26 @@ class Composer:
         parts = self._key_fact_first(parts, info, q_stems, lang, c)
         return " ".join(parts[:4]), yn, qual
 
+    def _key_fact_elsewhere(self, info: QuestionInfo, hits: list[Hit], q_stems: set[str], lang: str,
+                            lead_text: str) -> tuple[str, Chunk] | None:
+        """When the lead does not state the deadline or amount asked for, the best sentence of the next
+        sources (same language, FAQ or guide) that does, with its source."""
+        test = {"deadline": has_duration, "amount": has_amount}.get(info.type)
+        if test is None or test(lead_text):
+            return None
+        best = None
+        for h in hits[1:3]:
+            c = h.chunk
+            if c.kind not in ("faq", "guide") or c.lang != lang:
+                continue
+            for line in first_paragraph(c.text).splitlines() + c.text.splitlines():
+                for sent in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
+                    if test(sent) and len(sent) > 25:
+                        score = self.relevance(q_stems, sent, lang)
+                        if best is None or score > best[0]:
+                            best = (score, sent, c)
+        return (best[1], best[2]) if best and best[0] > 0 else None
+
     def _key_fact_first(self, parts: list[str], info: QuestionInfo, q_stems: set[str], lang: str,
                         chunk: Chunk) -> list[str]:
         """Put the sentence stating what the question type asks for (deadline, amount) first."""
@@ -207,7 +249,7 @@ class Composer:
             return [best] + parts
         return parts
 
-    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = 5) -> list[str]:
+    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = 7) -> list[str]:
         """The most relevant lines of the lead source's explanation (FAQ detail, guide rules)."""
         c = hit.chunk
         if c.kind == "faq":
@@ -333,6 +375,10 @@ class Composer:
         note = f" {t['other_lang']}" if lead.lang != lang else ""
         blocks: list[str] = []
         head = " ".join(c.text for c in corrections)
+        elsewhere = self._key_fact_elsewhere(info, hits, q_stems, lang, lead_text)
+        if elsewhere and not corrections:
+            sentence, source = elsewhere
+            head = f"{sentence} {mark(source)}"
         first = f"{opening}{lead_text}{note} {mark(lead)}"
         blocks.append(f"{head} {first}".strip() if head else first)
 
