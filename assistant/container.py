@@ -17,6 +17,7 @@ the same name), and register the feature's retention rules in ``build_retention`
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 
 from .answer.conversations import ConversationStore
@@ -24,6 +25,7 @@ from .answer.service import AnswerService
 from .chat.exchanges import ExchangeLog
 from .config import Settings, with_development_keys
 from .db import Database
+from .errors import VectorStoreUnavailable
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
 from .web.library import SourceLibrary
@@ -134,7 +136,12 @@ def build_answer_service(settings: Settings, embedder: Embedder | None = None, s
     if retriever is None:
         index = load_index(settings.index_dir)  # fail fast, naming `gdpr-assistant index`, before the model
         embedder = embedder if embedder is not None else build_embedder(settings)
-        store = store if store is not None else open_vector_store(settings, embedder)
+        if store is None:
+            try:
+                store = open_vector_store(settings, embedder)
+            except VectorStoreUnavailable as e:
+                # BM25 alone still answers: the retriever runs lexical-only and says so in `verification`.
+                logging.getLogger(__name__).error("vector store unavailable, lexical-only answers: %s", e.message)
         retriever = HybridRetriever(settings, embedder, store, index=index)
     if chat_model is None:
         chat_model = make_chat_model(settings)

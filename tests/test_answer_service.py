@@ -322,3 +322,72 @@ def test_unreachable_redis_is_a_clear_error():
 
     with pytest.raises(ConfigError, match="cannot reach Redis"):
         RedisConversationStore("redis://127.0.0.1:1/0")
+
+
+class ScriptedStream(GenericFakeChatModel):
+    """Streams the given pieces, then fails if asked to (a backend dying mid-answer)."""
+
+    pieces: list = []
+    fail_after: int | None = None
+
+    def stream(self, *a, **kw):
+        from langchain_core.messages import AIMessageChunk
+
+        for i, piece in enumerate(self.pieces):
+            if self.fail_after is not None and i == self.fail_after:
+                raise ConnectionError("backend died")
+            yield AIMessageChunk(content=piece)
+
+
+def test_streamed_llm_text_keeps_its_line_breaks(service_parts):
+    model = ScriptedStream(messages=iter([]), pieces=["Notify within ", "72 hours [1].\n", "- keep a log [1].\n",
+                                                       "- inform people [1]."])
+    svc = make_service(service_parts, llm=LLMWriter(model))
+    events = list(svc.ask_stream("How long do we have to notify a data breach?"))
+    tokens = "".join(e[1]["text"] for e in events if e[0] == "token")
+    assert "72 hours [1].\n- keep a log [1].\n- inform people [1]." in tokens
+    assert events[-1][1].verification["writer"] == "llm"
+
+
+def test_llm_failing_mid_stream_sends_reset_then_the_grounded_answer(service_parts):
+    model = ScriptedStream(messages=iter([]), pieces=["Notify within 72 hours [1]. ", "More text [1]. ", "x"],
+                           fail_after=2)
+    svc = make_service(service_parts, llm=LLMWriter(model))
+    events = list(svc.ask_stream("How long do we have to notify a data breach?"))
+    names = [e[0] for e in events]
+    assert "reset" in names and names[-1] == "done"
+    after = names.index("reset")
+    done = events[-1][1]
+    assert done.verification["writer"] == "grounded"
+    # What the client shows after the reset is exactly the final answer.
+    assert "".join(e[1]["text"] for e in events[after:] if e[0] == "token") == done.answer
+    assert svc.metrics["llm_fallbacks"] == 1
+
+
+def test_llm_never_receives_personal_data(service_parts):
+    seen = []
+
+    class Recorder(GenericFakeChatModel):
+        def invoke(self, messages, *a, **kw):
+            seen.append(messages[-1].content)
+            return AIMessage("Notify within 72 hours [1].")
+
+    svc = make_service(service_parts, llm=LLMWriter(Recorder(messages=iter([]))))
+    svc.ask("My email is jo.martin@example.org and my phone 06 12 34 56 78: how long to notify a data breach?")
+    assert seen and "jo.martin@example.org" not in seen[0] and "06 12 34 56 78" not in seen[0]
+    assert "[EMAIL]" in seen[0]
+
+
+def test_stemming_is_right_under_threads():
+    """Each thread has its own Snowball stemmer: concurrent use never caches a wrong stem."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.retrieval import text
+
+    words = [f"{w}{s}" for w in ("notifi", "conserv", "trait", "donn", "salari", "consent", "effac", "rectifi")
+             for s in ("er", "ons", "ées", "ation", "ement", "ait", "aient", "ez")]
+    expected = {w: text.snowballstemmer.stemmer("french").stemWord(w) for w in words}
+    text.stem.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda w: (w, text.stem(w, "fr")), words * 50))
+    assert all(expected[w] == s for w, s in results)

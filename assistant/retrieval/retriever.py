@@ -79,6 +79,10 @@ class HybridRetriever:
         """The generation's chunk and key vectors, from the vector store (rows in index order)."""
         if ix.vectors is not None:  # given in memory (index build)
             return ix.vectors
+        if self.store is None:
+            self.degraded = "vector store unavailable: lexical search only"
+            log.error("no vector store: dense retrieval disabled, lexical only")
+            return None, None
         try:
             chunks = self.store.vectors(self.chunk_ids)
             keys = self.store.sibling("texts").vectors([k.id for k in ix.keys]) if ix.keys else None
