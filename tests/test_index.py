@@ -121,6 +121,6 @@ def test_retrieval_crosses_languages_through_the_glossary(settings):
     r = HybridRetriever(settings, emb, open_store(settings, emb.name)).retrieve("We had a data leak, what now?")
     assert r.language == "en"
     assert "fuite de données" in r.expansions["fr"]
-    top = r.hits[0].chunk
-    assert top.doc_id == "faq-breach-72-hours-en"  # one per group, in the question's language
-    assert len({h.chunk.group for h in r.hits}) == len(r.hits)
+    assert "faq-breach-72-hours-en" in [h.chunk.doc_id for h in r.hits[:3]]  # found through "fuite"/"leak"
+    assert all(h.chunk.lang == "en" for h in r.hits if h.chunk.kind in ("faq", "guide"))  # the question's language
+    assert len({h.chunk.group for h in r.hits}) == len(r.hits)  # one per group

@@ -20,6 +20,7 @@ from conftest import EURLEX_FILES, make_settings
 
 pytestmark = pytest.mark.slow
 DEV = PROJECT_ROOT / "bench" / "eval"
+PUBLIC_QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "public_questions.jsonl"
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +145,17 @@ def test_index_records_what_it_trained(full_index):
     info = json.loads((Path(full_index[0].index_dir) / report.generation / "build.json").read_text())
     assert info["ranker"]["user_queries"] > 0 and info["ranker"]["corpus_queries"] > 1000
     assert info["scope"]["trained"] and info["scope"]["abusive"] > 100
+
+
+def test_public_questions_quality(service):
+    """Acceptance floor on the labelled sample: hit@5 >= 0.85 per language with the whole corpus."""
+    if not PUBLIC_QUESTIONS.exists():
+        pytest.skip(f"{PUBLIC_QUESTIONS} not available")
+    report = run_eval(service, read_items(PUBLIC_QUESTIONS))
+    groups = report["groups"]
+    assert groups["fr"]["hit@5"]["value"] >= 0.85, groups["fr"]
+    assert groups["en"]["hit@5"]["value"] >= 0.85, groups["en"]
+    assert groups["all"]["refusals_right"]["value"] == 1.0, report["items"]
+    assert groups["all"]["in_scope_refused"]["value"] == 0.0, report["items"]
+    referrals = [r for r in report["items"] if r["kind"] == "referral"]
+    assert referrals and all(r["referral"] for r in referrals)

@@ -44,6 +44,7 @@ ENUMERATION = re.compile(r"(?<=[;:])\s+(?=(?:[a-z]|\d{1,2}|[ivx]{1,4})\)\s)")
 # Oui/Non is carried over from an FAQ item only when the ranker is this sure the item answers the
 # visitor's question: an item on the general case must not say "Oui" to a question on an exception.
 YES_NO_CONFIDENCE = 0.6
+SAME_QUESTION = 0.7  # ...and when the visitor's question covers this much of the source's own question
 MIN_PROVISION_RELEVANCE = 0.15  # share of the question's (weighted) words a quoted provision must contain
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
@@ -111,9 +112,11 @@ def renumber(lines: list[str]) -> list[str]:
 class Composer:
     """Composes grounded answers; knows every chunk of every document (for provisions and steps)."""
 
-    def __init__(self, doc_chunks: dict[str, list[Chunk]], idf: dict[str, dict[str, float]]):
+    def __init__(self, doc_chunks: dict[str, list[Chunk]], idf: dict[str, dict[str, float]],
+                 questions: dict[str, list[str]] | None = None):
         self.doc_chunks = doc_chunks
         self.idf = idf
+        self.questions = questions or {}  # (group, lang) -> the other phrasings of a source's question
         self.titles: dict[str, dict[int, str]] = {"fr": {}, "en": {}}
         for chunks in doc_chunks.values():
             for c in chunks:
@@ -171,7 +174,8 @@ class Composer:
             said, rest = polarity.source_answer(para)
             yn = None
             if said is not None:
-                if info.yesno and hit.score >= YES_NO_CONFIDENCE:
+                if info.yesno and hit.score >= YES_NO_CONFIDENCE and \
+                        self.same_question(question, c, lang) >= SAME_QUESTION:
                     yn, rest = polarity.decide(question, c.title, para)
                 if yn is not None and yn == said:
                     yn = None  # the source's own words already answer the same question: keep them
@@ -224,6 +228,23 @@ class Composer:
                         if best is None or score > best[0]:
                             best = (score, sent, c)
         return (best[1], best[2]) if best and best[0] > 0 else None
+
+    def same_question(self, question: str, c: Chunk, lang: str) -> float:
+        """How much of what the source's own question asks the visitor's question also asks (best phrasing).
+
+        IDF-weighted share of the phrasing's words found in the visitor's question: "Les données
+        pseudonymisées sont-elles anonymes ?" and "... sont-elles des données personnelles ?" share
+        the common words but not the one that carries the question, so a yes/no is not carried over.
+        """
+        asked = set(analyze(question, lang))
+        idf = self.idf.get(lang, {})
+        best = 0.0
+        for phrasing in [c.title, *self.questions.get((c.group, c.lang), [])]:
+            stems = set(analyze(phrasing, lang))
+            total = sum(idf.get(s, 1.0) for s in stems)
+            if total:
+                best = max(best, sum(idf.get(s, 1.0) for s in stems & asked) / total)
+        return best
 
     def _key_fact_first(self, parts: list[str], info: QuestionInfo, q_stems: set[str], lang: str,
                         chunk: Chunk) -> list[str]:

@@ -15,7 +15,8 @@ from ..retrieval.text import fold
 
 NEGATION = re.compile(r"\b(ne|n|pas|sans|aucun|aucune|jamais|plus\s+de|ni|not|no|without|never|cannot|can.t|"
                       r"don.t|doesn.t|isn.t|aren.t|won.t|shouldn.t|mustn.t|needn.t|non)\b")
-PERMISSION = re.compile(r"\b(peut|peux|peuvent|pouvons|pouvez|puis|pouvoir|possible|droit\s+de|le\s+droit|autorise[es]?|"
+PERMISSION = re.compile(r"\b(peut|peux|peuvent|pouvons|pouvez|puis|pouvoir|possible|"
+                        r"(?:a|ai|as|avons|avez|ont|on\s+a|a[- ]t[- ]on|ai[- ]je)\s+le\s+droit|autorise[es]?|"
                         r"permis|legal|legale|licite|can|may|allowed|permitted|lawful|legal|ok|okay)\b")
 OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obligatoires|oblige[es]?|obligation|tenu|"
                         r"tenus|tenue|exige|imposee?|necessaire|must|need|needs|have\s+to|has\s+to|required|mandatory|"

@@ -108,7 +108,12 @@ class AnswerService:
         for c in chunks:
             self.doc_chunks.setdefault(c.doc_id, []).append(c)
         self.known_decisions = {c.ref.removeprefix("CNIL ").strip() for c in chunks if c.kind == "cnil_decision"}
-        self.composer = Composer(self.doc_chunks, {lg: idx.idf for lg, idx in retriever.index.lexical.items()})
+        questions: dict[tuple[str, str], list[str]] = {}
+        for k in retriever.index.keys:
+            if k.source == "question":
+                questions.setdefault((k.group, k.lang), []).append(k.text)
+        self.composer = Composer(self.doc_chunks, {lg: idx.idf for lg, idx in retriever.index.lexical.items()},
+                                 questions)
         self.scope = scope if scope is not None else ScopeClassifier.load(retriever.index.path)
         limit_blas_threads()  # scikit-learn brings its own OpenBLAS: one thread, as for numpy
 

@@ -12,7 +12,7 @@ import snowballstemmer
 TOKEN = re.compile(r"[a-z0-9]+")
 
 STOPWORDS = {
-    "fr": set("""a au aux avec ce ces cet cette dans de des du elle en et est etre eux il ils je la le les leur
+    "fr": set("""a au aux avec ce ces cet cette dans de des du elle elles en et est etre eux il ils je la le les leur
         leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta
         te tes toi ton tu un une vos votre vous y d l j m n s t c qu quel quelle quels quelles comment quoi est-ce
         sont ete etait fait faire peut peuvent doit doivent dois faut il y ai as avons avez ont suis es sommes etes
