@@ -28,9 +28,12 @@ EXAMPLES = Path(__file__).parent / "data" / "scope_examples.yaml"
 MODEL_FILE = "scope.joblib"
 CLASSES = ("in_scope", "off_topic", "abusive")
 # Decision thresholds on the classifier's probabilities (chosen on the tuning half of the dev set):
-# a real question must never be refused, so off topic needs a clear majority.
-ABUSIVE_THRESHOLD = 0.6
-OFF_TOPIC_THRESHOLD = 0.6
+# both sit halfway between the highest score of a real question and the lowest of a refusal there.
+ABUSIVE_THRESHOLD = 0.5
+OFF_TOPIC_THRESHOLD = 0.5
+# The sentence embedding counts half as much as the character and word n-grams: the packaged model
+# is English-first, and on the tuning questions (French mostly) the n-grams separate the classes better.
+EMBEDDING_WEIGHT = 0.5
 
 # Prompt-injection and jailbreak attempts: never answered, whatever else the message says.
 INJECTION = re.compile(r"""(
@@ -219,10 +222,10 @@ def _vectorizers():
 def _features(vecs, texts: list[str], embeddings: np.ndarray):
     from scipy.sparse import csr_matrix, hstack
 
-    return hstack([v.transform(texts) for v in vecs] + [csr_matrix(embeddings)]).tocsr()
+    return hstack([v.transform(texts) for v in vecs] + [csr_matrix(embeddings * EMBEDDING_WEIGHT)]).tocsr()
 
 
-def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Path = EXAMPLES, C: float = 4.0) -> dict:
+def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Path = EXAMPLES, C: float = 16.0) -> dict:
     """Fit the classifier on the bundled examples and the corpus's FAQ phrasings; save it in ``out_dir``.
 
     ``embed(texts)`` returns one vector per text; ``expand(text, lang)`` the text as the retriever

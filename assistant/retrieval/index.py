@@ -200,7 +200,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         timings["train_ranker"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         scope_info = train_scope_classifier(
-            docs, texts, lambda text, lang: " ".join([text] + glossary.expand(text, lang)["en"]), tmp)
+            docs, texts, lambda text, lang: retriever_text(text), tmp)
         timings["train_scope"] = time.perf_counter() - t3
         previous = current_generation(index_dir)
         number = int(previous.split("-")[1]) + 1 if previous else 1
@@ -264,6 +264,11 @@ def load_index(index_dir: Path) -> IndexData:
                                 f"`{BUILD_COMMAND}`") from None
     return IndexData(generation=generation, chunks=chunks, lexical=lexical, titles=titles, glossary=glossary,
                      info=info, keys=keys, key_lexical=key_lexical, ranker=ranker, path=d)
+
+
+def retriever_text(text: str) -> str:
+    """A question as the retriever embeds it (the scope classifier is trained on the same)."""
+    return text
 
 
 def keys_index(keys: list[Key]) -> dict[str, BM25Index]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 
@@ -52,7 +53,7 @@ class BM25Index:
             for doc, tf in plist:
                 dl = self.lengths[doc]
                 scores[doc] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        best = heapq.nsmallest(n, scores.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(self.ids[d], s) for d, s in best]
 
     def share_containing(self, stems: list[str]) -> float:

@@ -101,9 +101,11 @@ class HybridRetriever:
                             info=analyze_question(question), sanction=bool(SANCTION_QUERY.search(fold(question))),
                             mask_key=mask_key)
 
-    def dense_text(self, query: str, expansions: dict) -> str:
-        """What is embedded for a question: its words plus the English terms of its glossary concepts."""
-        return " ".join([query] + expansions["en"])
+    def dense_text(self, query: str, expansions: dict | None = None) -> str:
+        """What is embedded for a question: its own words. (Appending the glossary's English terms, tried
+        first, ranked no better on the tuning questions and needed a second embedding of every FAQ
+        phrasing at index time; the glossary still widens the lexical search.)"""
+        return query
 
     def candidates(self, question: str, lang: str, context: str = "", qvec: np.ndarray | None = None,
                    mask_key: str | None = None, depth: int = RERANK_DEPTH):
@@ -173,7 +175,7 @@ class HybridRetriever:
         dense: list[tuple[str, float]] = []
         if key_sims is not None and len(key_sims):
             seen = set()
-            for i in sorted(range(len(key_sims)), key=lambda i: (-float(key_sims[i]), i)):
+            for i in np.lexsort((np.arange(len(key_sims)), -key_sims)):  # best first, ties by position
                 k = keys[i]
                 if k.text == ctx.mask_key or k.group in seen:
                     continue
@@ -214,7 +216,7 @@ class HybridRetriever:
         """The question's embedding as retrieval uses it (None when dense retrieval is unavailable)."""
         if self.chunk_vectors is None:
             return None
-        return self.embedder.embed_query(self.dense_text(question, self.index.glossary.expand(question, lang)))
+        return self.embedder.embed_query(self.dense_text(question))
 
     def retrieve(self, question: str, k: int | None = None, language: str | None = None,
                  context: str = "", qvec: np.ndarray | None = None) -> Retrieval:

@@ -117,7 +117,7 @@ def user_queries(path: Path = LABELLED) -> list[TrainingQuery]:
 
 def training_blocks(retriever, queries: list[TrainingQuery], texts) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """(features, labels, weight) of each query with both relevant and irrelevant candidates."""
-    vectors = texts([retriever.dense_text(q.text, retriever.index.glossary.expand(q.text, q.lang)) for q in queries])
+    vectors = texts([retriever.dense_text(q.text) for q in queries])
     blocks = []
     for q, vec in zip(queries, vectors, strict=True):
         ctx, cands, info = retriever.candidates(q.text, q.lang, qvec=vec, mask_key=q.mask_key)
