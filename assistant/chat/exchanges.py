@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..answer.scope import check_scope
 from ..db import Database, retention_until, utcnow
 from ..errors import InputError
 from ..privacy.redact import redact
@@ -31,15 +30,6 @@ def storable_text(text: str) -> str:
     return CONTROLS.sub("", without_surrogates(text))
 
 
-def scope_verdict(question: str) -> str:
-    """The scope check's verdict on a question (in_scope, undecided, greeting, thanks, off_topic, injection).
-
-    Computed again here because the answer service does not report it in its answer; it is pure and
-    takes microseconds. When the service reports its verdict, take it from there instead.
-    """
-    return check_scope(question).verdict
-
-
 @dataclass(frozen=True)
 class Diagnostics:
     """How an answer was reached, for the operator console (nothing personal in it)."""
@@ -51,12 +41,13 @@ class Diagnostics:
 
     @classmethod
     def of(cls, question: str, answer: dict, verification: dict | None = None) -> Diagnostics:
-        """Diagnostics of an answer in its JSON form (``verification``: the Answer's, when at hand)."""
-        retrieved = [{"ref": c.get("ref"), "kind": c.get("kind"), "score": c.get("score")}
-                     for c in answer.get("citations", [])]
+        """Diagnostics of an answer in its JSON form and the Answer's ``verification`` (scope, retrieved)."""
+        v = verification or {}
+        retrieved = [{"ref": r.get("ref"), "kind": r.get("kind"), "score": r.get("score")}
+                     for r in v.get("retrieved", answer.get("citations", []))]
         total = (answer.get("timings_ms") or {}).get("total")
-        return cls(scope=scope_verdict(question), retrieved=retrieved,
-                   writer=(verification or {}).get("writer"), total_ms=float(total) if total is not None else None)
+        return cls(scope=v.get("scope"), retrieved=retrieved, writer=v.get("writer"),
+                   total_ms=float(total) if total is not None else None)
 
 
 class ExchangeLog:
