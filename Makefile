@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ASSISTANT_EURLEX_DIR ?= $(abspath $(EURLEX_DIR))
 
-.PHONY: install run index official migrate test lint bench clean browser
+.PHONY: install run index official migrate test lint bench clean browser translations
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ browser:
 
 test: install browser
 	$(BIN)/pytest
+
+# After changing an interface text: extract, update fr/en, compile (then translate what it lists in fr).
+translations: install
+	$(BIN)/python tools/translations.py
 
 lint: install
 	$(BIN)/ruff check assistant tests bench
