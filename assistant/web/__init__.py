@@ -31,8 +31,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
         services = build_services(settings or Settings.from_env())
     settings = services.settings  # the services' own: development keys filled in
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"),
-                static_folder=str(PROJECT_ROOT / "web/static"), static_url_path="/static")
+    # Static files are served by pages.asset (rate-limited like every route), not Flask's static view.
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"), static_folder=None)
+    app.config["ASSETS_FOLDER"] = str(PROJECT_ROOT / "web/static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config["SECRET_KEY"] = settings.secret_key.reveal()
     app.extensions[SERVICES_KEY] = services

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+    send_from_directory,
+)
 
 from . import current_services
 from .i18n import other_language, page_language, script_texts, widget_texts
@@ -36,6 +45,13 @@ def embed():
     return render_template("chat.html", embed=True, script_texts=script_texts())
 
 
+@bp.get("/static/<path:filename>")
+def asset(filename: str):
+    """Stylesheets and scripts (revalidated by ETag). Our own route rather than Flask's ``static``:
+    Flask-Limiter never limits an endpoint called ``static``, and every route here has a limit."""
+    return send_from_directory(current_app.config["ASSETS_FOLDER"], filename)
+
+
 @bp.get("/widget.js")
 def widget_js():
     """The embeddable widget: one <script> tag on any allowed site; its labels come from the catalogues."""
@@ -50,7 +66,7 @@ def widget_js():
 def widget_demo():
     """A host page using the widget, under the strict policy a careful host site would have."""
     set_csp(default_src="'none'", frame_src="'self'", connect_src="'self'", form_action="'none'",
-            frame_ancestors="'none'", font_src=None, object_src=None)
+            frame_ancestors="'none'", font_src=None)
     return render_template("widget_demo.html")
 
 

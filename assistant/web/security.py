@@ -27,7 +27,7 @@ from collections.abc import Callable
 from flask import Flask, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
-from flask_limiter import Limiter
+from flask_limiter import Limit, Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
 
@@ -176,13 +176,13 @@ KEYS: dict[str, tuple[Callable[[], str], Callable[[], bool] | None]] = {
 
 def limited(setting: str, by: str = "ip", methods: list[str] | None = None):
     """Mark a view with the limit of ``setting`` (a Settings field name), counted per ``by`` ("ip" or
-    "conversation") for ``methods`` (all by default); it replaces the default limit for those methods.
-    Applied when the app is built."""
+    "conversation") and per route, for ``methods`` (all by default); it replaces ASSISTANT_RATE_LIMIT
+    for those methods. Read when the app is built (``security.init_app``)."""
     if by not in KEYS:
         raise ValueError(f"unknown rate limit key {by!r}; known: {', '.join(KEYS)}")
 
     def mark(view):
-        view.rate_limits = [*getattr(view, "rate_limits", []), (setting, by, methods)]
+        view.rate_limits = [(setting, by, methods), *getattr(view, "rate_limits", [])]  # decorators apply bottom-up
         return view
 
     return mark
@@ -215,20 +215,36 @@ def route_limits(app: Flask) -> dict[str, list[str]]:
 
 
 def _init_limits(app: Flask, settings: Settings) -> None:
+    """One limiter for the app; every limit is checked before any other hook (a CSRF failure still counts).
+
+    The limits are Flask-Limiter default limits, evaluated before the request's other hooks: the
+    general one for every route and method that declares none, and one per declared
+    (setting, key, methods) for the routes that declare it. (Flask-Limiter's decorated limits would
+    only be checked once the view runs, after the CSRF check, so a flood of bad tokens would pass.)
+    """
+    marks = {endpoint: [(s, by, tuple(m) if m else None) for s, by, m in getattr(view, "rate_limits", [])]
+             for endpoint, view in app.view_functions.items()}
+
+    def declares_own() -> bool:
+        return any(m is None or request.method in m for _s, _by, m in marks.get(request.endpoint or "", []))
+
+    limits = [Limit(settings.rate_limit, key_function=client_address, exempt_when=declares_own)]
+    for setting, by, methods in sorted({mark for ms in marks.values() for mark in ms}, key=str):
+        key, without_key = KEYS[by]
+        endpoints = frozenset(e for e, ms in marks.items() if (setting, by, methods) in ms)
+
+        def exempt(endpoints=endpoints, without_key=without_key) -> bool:
+            return request.endpoint not in endpoints or (without_key is not None and without_key())
+
+        limits.append(Limit(getattr(settings, setting), key_function=key, methods=methods, exempt_when=exempt,
+                            scope=f"{setting}:{by}"))
     limiter = Limiter(
-        key_func=client_address, default_limits=[settings.rate_limit], storage_uri=_storage_uri(settings),
+        key_func=client_address, default_limits=limits, storage_uri=_storage_uri(settings),
         strategy="moving-window", headers_enabled=True, key_prefix="gdpr-assistant",
         # Redis down: count in this process's memory rather than fail every request.
         in_memory_fallback_enabled=True, swallow_errors=True)
     limiter.init_app(app)
     app.extensions[LIMITER_KEY] = limiter
-    for endpoint, view in list(app.view_functions.items()):
-        wrapped = view
-        for setting, by, methods in getattr(view, "rate_limits", []):
-            key, exempt = KEYS[by]
-            wrapped = limiter.limit(getattr(settings, setting), key_func=key, exempt_when=exempt, methods=methods,
-                                    scope=f"{endpoint}:{by}")(wrapped)
-        app.view_functions[endpoint] = wrapped
 
 
 # -- cookies and headers -------------------------------------------------------------------------------
@@ -266,7 +282,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form token lives as long as the session (which expires)
     app.session_interface = SessionInterface()
+    _init_limits(app, settings)  # first: over-limit clients are refused before anything else runs
     csrf.init_app(app)
-    _init_limits(app, settings)
     app.after_request(_headers)
     app.jinja_env.globals.update(csp_nonce=csp_nonce, page_token=page_token)
