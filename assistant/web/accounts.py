@@ -117,7 +117,7 @@ def login():
                                                                  client_address())
         except SignInError as e:
             return _refused("accounts/login.html", form, e)
-        session.clear()  # nothing from before the sign-in carries over
+        _fresh_session()  # nothing from before the sign-in carries over, but the language
         session["pending"] = {"user": user_id, "at": time.time(), "next": _safe_next(request.args.get("next"))}
         return redirect(url_for("accounts.code"))
     status = 400 if form.errors else 200
@@ -139,11 +139,8 @@ def code():
             token, user = current_services().accounts.check_code(pending["user"], form.code.data, client_address())
         except SignInError as e:
             return _refused("accounts/code.html", form, e)
-        lang = session.get("lang")
-        session.clear()
+        _fresh_session()
         session["sid"] = token
-        if lang:
-            session["lang"] = lang
         return redirect(pending.get("next") or url_for(user.home_endpoint))
     return render_template("accounts/code.html", form=form), 400 if form.errors else 200
 
@@ -154,8 +151,13 @@ def logout():
     token = session.get("sid")
     if token:
         current_services().accounts.end_session(token, client_address())
+    _fresh_session()
+    return redirect(url_for("accounts.login", signed_out=1))
+
+
+def _fresh_session() -> None:
+    """An empty session that keeps only the visitor's chosen language."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    return redirect(url_for("accounts.login", signed_out=1))
