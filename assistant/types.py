@@ -55,11 +55,12 @@ class Chunk:
     group: str = ""  # chunks of one group are deduplicated together (same article, same item)
     section: str = ""  # the Markdown heading the chunk comes from (bundled documents)
     ref: str = ""  # short human reference, e.g. "RGPD art. 33(1)", "CNIL SAN-2022-009"
+    articles: tuple[int, ...] = ()  # every GDPR article the source is about (its document's list)
 
     def metadata(self) -> dict:
-        """Flat metadata for a vector store (no None values)."""
+        """Flat metadata for a vector store (no None values, no lists)."""
         d = asdict(self)
-        del d["text"], d["search_text"]
+        del d["text"], d["search_text"], d["articles"]
         return {k: v for k, v in d.items() if v is not None}
 
 

@@ -40,6 +40,13 @@ LABELS = {
 ABBREVIATIONS = re.compile(r"(\b(art|arts|Art|Arts|p|pp|ex|cf|etc|n°|no|M|Mme|St|e\.g|i\.e|vs|al)\.|\b[A-Z]\.)$")
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+")
 LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+ENUMERATION = re.compile(r"(?<=[;:])\s+(?=(?:[a-z]|\d{1,2}|[ivx]{1,4})\)\s)")
+# Oui/Non is carried over from an FAQ item only when the ranker is this sure the item answers the
+# visitor's question: an item on the general case must not say "Oui" to a question on an exception.
+YES_NO_CONFIDENCE = 0.6
+MIN_PROVISION_RELEVANCE = 0.15  # share of the question's (weighted) words a quoted provision must contain
+CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
+                        r"only|if\b|but|except|not\s)", re.I)
 SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
                             r"deliberation|san-\d{4})", re.I)
 
@@ -124,24 +131,57 @@ class Composer:
         return sum(idf.get(s, 1.0) for s in q_stems & words) / total if total else 0.0
 
     def _best_lines(self, lines: list[str], q_stems: set[str], lang: str, keep: int) -> list[str]:
-        """The ``keep`` most relevant lines, in their original order (the first always counts a little)."""
+        """The ``keep`` most relevant lines, in their original order, never a list's header without items.
+
+        A line ending with ':' introduces the items under it: it is kept only with at least one of
+        them, and an item is kept with its header, so no heading is left hanging.
+        """
         if len(lines) <= keep:
             return lines
-        scored = sorted(range(len(lines)), key=lambda i: (-(self.relevance(q_stems, lines[i], lang) + (0.05 if i == 0
-                                                          else 0.0)), i))
-        chosen = sorted(scored[:keep])
-        return [lines[i] for i in chosen]
+        header_of: dict[int, int] = {}
+        current = None
+        for i, ln in enumerate(lines):
+            if ln.rstrip().endswith(":") and not LIST_LINE.match(ln):
+                current = i
+            elif LIST_LINE.match(ln) and current is not None:
+                header_of[i] = current
+            else:
+                current = None
+        scored = sorted((i for i in range(len(lines)) if i not in header_of.values() or i in header_of),
+                        key=lambda i: (-(self.relevance(q_stems, lines[i], lang) + (0.05 if i == 0 else 0.0)), i))
+        chosen: list[int] = []
+        for i in scored:
+            if lines[i].rstrip().endswith(":") and not LIST_LINE.match(lines[i]):
+                continue  # headers come in only with their items
+            need = [i] + ([header_of[i]] if i in header_of and header_of[i] not in chosen else [])
+            if len(chosen) + len(need) > keep and chosen:
+                continue
+            chosen.extend(need)
+            if len(chosen) >= keep:
+                break
+        return [lines[i] for i in sorted(chosen)]
 
     # -- parts -------------------------------------------------------------------------------------
     def _lead(self, question: str, info: QuestionInfo, lang: str, hit: Hit, q_stems: set[str]):
         """The direct answer from the lead source: (text, yes/no or None)."""
         c = hit.chunk
+        qual = ""
         if c.kind == "faq":
             para = first_paragraph(c.text)
-            if info.yesno:
-                yn, para = polarity.decide(question, c.title, para)
-            else:
-                yn, para = None, polarity.source_answer(para)[1]
+            said, rest = polarity.source_answer(para)
+            yn = None
+            if said is not None:
+                if info.yesno and hit.score >= YES_NO_CONFIDENCE:
+                    yn, rest = polarity.decide(question, c.title, para)
+                if yn is not None and yn == said:
+                    yn = None  # the source's own words already answer the same question: keep them
+                elif yn is not None:
+                    qual, para = polarity.qualifier(para), rest
+                elif CONNECTIVE.match(rest):
+                    # "Non, sauf si..." cannot lose its word: say which question it answers.
+                    para = f"« {c.title} » {para}" if lang == "fr" else f"“{c.title}” {para}"
+                else:
+                    para = rest
             parts = sentences(para)
         elif c.kind == "guide":
             first = [x for x in self.doc_chunks.get(c.doc_id, []) if not x.section]
@@ -150,7 +190,8 @@ class Composer:
             yn = None
             if c.section and c.section.lower() not in ("sources",):
                 # The section that matched may hold the precise answer: add its best sentence.
-                extra = [s for s in sentences(" ".join(ln for ln in c.text.splitlines() if not ln.startswith("#")))]
+                extra = [x for ln in c.text.splitlines() if ln.strip() and not ln.startswith("#")
+                         for x in sentences(LIST_LINE.sub("", ln.strip()))]
                 best = max(extra, key=lambda s: self.relevance(q_stems, s, lang), default="")
                 if best and self.relevance(q_stems, best, lang) > max(
                         (self.relevance(q_stems, s, lang) for s in parts), default=0.0):
@@ -162,7 +203,27 @@ class Composer:
             parts = sentences(excerpt(c.text, 500))
             yn = None
         parts = self._key_fact_first(parts, info, q_stems, lang, c)
-        return " ".join(parts[:4]), yn
+        return " ".join(parts[:4]), yn, qual
+
+    def _key_fact_elsewhere(self, info: QuestionInfo, hits: list[Hit], q_stems: set[str], lang: str,
+                            lead_text: str) -> tuple[str, Chunk] | None:
+        """When the lead does not state the deadline or amount asked for, the best sentence of the next
+        sources (same language, FAQ or guide) that does, with its source."""
+        test = {"deadline": has_duration, "amount": has_amount}.get(info.type)
+        if test is None or test(lead_text):
+            return None
+        best = None
+        for h in hits[1:3]:
+            c = h.chunk
+            if c.kind not in ("faq", "guide") or c.lang != lang:
+                continue
+            for line in first_paragraph(c.text).splitlines() + c.text.splitlines():
+                for sent in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
+                    if test(sent) and len(sent) > 25:
+                        score = self.relevance(q_stems, sent, lang)
+                        if best is None or score > best[0]:
+                            best = (score, sent, c)
+        return (best[1], best[2]) if best and best[0] > 0 else None
 
     def _key_fact_first(self, parts: list[str], info: QuestionInfo, q_stems: set[str], lang: str,
                         chunk: Chunk) -> list[str]:
@@ -188,14 +249,21 @@ class Composer:
             return [best] + parts
         return parts
 
-    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = 5) -> list[str]:
+    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = 7) -> list[str]:
         """The most relevant lines of the lead source's explanation (FAQ detail, guide rules)."""
         c = hit.chunk
         if c.kind == "faq":
             for heading, body in split_sections(c.text):
                 if heading and not heading.lower().startswith("source"):
-                    lines = [ln.rstrip() for ln in body.splitlines() if ln.strip()]
+                    lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
                     return renumber(self._best_lines(lines, q_stems, lang, keep))
+            return []
+        if c.kind == "cnil_decision":
+            # What the CNIL found: the section listing the breaches (second section of a summary).
+            sections = [(h, b) for h, b in split_sections(c.text) if h]
+            if len(sections) >= 2:
+                lines = [ln.strip() for ln in sections[1][1].splitlines() if ln.strip()]
+                return self._best_lines(lines, q_stems, lang, keep)
             return []
         if c.kind == "guide":
             t = LABELS[lang]
@@ -214,22 +282,31 @@ class Composer:
         return []
 
     def _provision(self, article: int, lang: str, q_stems: set[str]) -> Chunk | None:
-        """The paragraph of an official article (in ``lang``) that best matches the question."""
+        """The paragraph of an official article (in ``lang``) that best matches the question.
+
+        Relevance is divided by the square root of the paragraph's length, so a long paragraph that
+        happens to contain many words does not beat the short one that states the rule.
+        """
         paras = [c for c in self.doc_chunks.get(f"gdpr-{lang}-art-{article}", [])]
         if not paras:
             return None
-        return max(paras, key=lambda c: (self.relevance(q_stems, c.text, lang), -paras.index(c)))
 
-    def _quote(self, chunk: Chunk, q_stems: set[str], lang: str, limit: int = 420) -> str:
-        """Whole sentences of a provision: all of it when short, else the most relevant ones."""
+        def score(c: Chunk) -> float:
+            return self.relevance(q_stems, c.text, lang) / max(1.0, (len(c.text) / 300) ** 0.5)
+
+        return max(paras, key=lambda c: (score(c), -paras.index(c)))
+
+    def _quote(self, chunk: Chunk, q_stems: set[str], lang: str, limit: int = 360) -> str:
+        """Whole sentences (or enumerated points) of a provision: all of it when short, else the most relevant."""
         text = " ".join(chunk.text.split())
         if len(text) <= limit:
             return text
-        parts = sentences(text)
-        ranked = sorted(range(len(parts)), key=lambda i: (-self.relevance(q_stems, parts[i], lang), i))
+        parts = [p for s_ in sentences(text) for p in ENUMERATION.split(s_) if p.strip()]
+        ranked = sorted(range(len(parts)), key=lambda i: (-self.relevance(q_stems, parts[i], lang) - (0.2 if i == 0
+                                                          else 0.0), i))
         chosen, size = [], 0
         for i in ranked:
-            if chosen and size + len(parts[i]) > limit:
+            if size + len(parts[i]) > limit and chosen:
                 continue
             chosen.append(i)
             size += len(parts[i])
@@ -238,7 +315,9 @@ class Composer:
         for j, i in enumerate(chosen):
             if j and i != chosen[j - 1] + 1:
                 out.append("(…)")
-            out.append(parts[i])
+            out.append(parts[i].strip())
+        if chosen[-1] != len(parts) - 1:
+            out.append("(…)")
         return " ".join(out)
 
     def _steps(self, lead: Chunk, lang: str) -> tuple[Chunk | None, list[str]]:
@@ -275,7 +354,7 @@ class Composer:
         q_stems = set(analyze(question, lang))
         lead_hit = hits[0]
         lead = lead_hit.chunk
-        lead_text, yn = self._lead(question, info, lang, lead_hit, q_stems)
+        lead_text, yn, qual = self._lead(question, info, lang, lead_hit, q_stems)
         corrections: list[Correction] = []
         for check in (check_articles(info, lang, self.titles[lang]),
                       check_duration(question, info, lang, lead_text),
@@ -283,16 +362,23 @@ class Composer:
                                              self.titles[lang])):
             if check:
                 corrections.append(check)
-        if corrections and corrections[0].contradicts and info.yesno:
-            yn = False
+        if corrections and corrections[0].contradicts:
+            lead_text = polarity.source_answer(lead_text)[1]  # the correction answers first
+            if info.yesno:
+                yn = False
         if any(c.text.startswith(("Non", "No:")) for c in corrections):
             yn = None  # the correction already says no
         opening = ""
         if yn is not None:
-            opening = (polarity.YES if yn else polarity.NO)[lang] + ("." if lead_text[:1].isupper() else ",") + " "
+            word = (polarity.YES if yn else polarity.NO)[lang]
+            opening = (f"{qual}, {word.lower()}. " if qual else f"{word}. ")
         note = f" {t['other_lang']}" if lead.lang != lang else ""
         blocks: list[str] = []
         head = " ".join(c.text for c in corrections)
+        elsewhere = self._key_fact_elsewhere(info, hits, q_stems, lang, lead_text)
+        if elsewhere and not corrections:
+            sentence, source = elsewhere
+            head = f"{sentence} {mark(source)}"
         first = f"{opening}{lead_text}{note} {mark(lead)}"
         blocks.append(f"{head} {first}".strip() if head else first)
 
@@ -302,19 +388,20 @@ class Composer:
 
         # The exact provision: the lead's article, then another top article the ranker trusts.
         provision_articles: list[int] = []
-        if lead.kind == "gdpr_article" and lead.article:
-            provision_articles.append(lead.article)
-        elif lead.article:
+        if lead.article and lead.kind != "cnil_decision":
             provision_articles.append(lead.article)
         for h in hits[1:3]:
             a = h.chunk.article
-            if h.chunk.kind == "gdpr_article" and a and a not in provision_articles and h.score >= 0.5:
+            if lead.kind != "cnil_decision" and h.chunk.kind == "gdpr_article" and a and \
+                    a not in provision_articles and h.score >= 0.5:
                 provision_articles.append(a)
         quotes = []
         for a in provision_articles[:2]:
             p = self._provision(a, lang, q_stems)
             if p is None or (lead.kind == "gdpr_article" and p.id == lead.id and len(provision_articles) == 1):
                 continue
+            if self.relevance(q_stems, p.text, lang) < MIN_PROVISION_RELEVANCE:
+                continue  # the article's wording says nothing about what was asked: no quote is better
             label = p.title.split(" – ", 1)[-1]
             quote = self._quote(p, q_stems, lang)
             quotes.append(f"- {p.ref} ({label}){t['colon']} « {quote} » {mark(p)}" if lang == "fr"
@@ -322,13 +409,23 @@ class Composer:
         if quotes:
             blocks.append(f"**{t['text']}**\n" + "\n".join(quotes))
 
+        if lead.kind == "cnil_decision":
+            # Several decisions against the same organisation (Carrefour France and Carrefour Banque):
+            # the visitor may mean either, so both are given.
+            name = lead.title.split(":")[0].split()[0].lower() if lead.title else ""
+            for h in hits[1:3]:
+                c = h.chunk
+                if c.kind == "cnil_decision" and name and c.title.lower().startswith(name) and \
+                        name in question.lower():
+                    blocks.append(f"{excerpt(first_paragraph(c.text), 420)} {mark(c)}")
         wants_sanction = bool(SANCTION_WORDS.search(question)) or info.type == "amount"
         decision = next((h.chunk for h in hits[:3] if h.chunk.kind == "cnil_decision"), None)
         if decision is not None and decision.id != lead.id and wants_sanction:
             blocks.append(f"**{t['sanction']}**{t['colon']} {excerpt(first_paragraph(decision.text), 420)} "
                           f"{mark(decision)}")
 
-        if lead.kind in ("faq", "guide", "gdpr_article") and info.type in ("steps", "other", "yesno", "list"):
+        if lead.kind in ("faq", "guide", "gdpr_article") and (info.type == "steps" or
+                                                             lead.kind == "guide" and info.type in ("other", "list")):
             steps_chunk, steps = self._steps(lead, lang)
             if steps and steps_chunk is not None and steps_chunk.lang == lang:
                 blocks.append(f"**{t['practice']}**\n" + "\n".join(steps[:-1] + [f"{steps[-1]} {mark(steps_chunk)}"]))

@@ -20,7 +20,10 @@ PERMISSION = re.compile(r"\b(peut|peux|peuvent|pouvons|pouvez|puis|pouvoir|possi
 OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obligatoires|oblige[es]?|obligation|tenu|"
                         r"tenus|tenue|exige|imposee?|necessaire|must|need|needs|have\s+to|has\s+to|required|mandatory|"
                         r"obliged|compulsory|necessary|should)\b")
-YES_NO_START = re.compile(r"^\s*(\*\*)?(oui|non|yes|no)\b(\*\*)?\s*[,.:;!]?\s*", re.I)
+QUALIFIER = (r"(?:en\s+principe|en\s+regle\s+generale|en\s+règle\s+générale|en\s+general|en\s+général|le\s+plus\s+souvent|"
+             r"dans\s+la\s+plupart\s+des\s+cas|in\s+principle|as\s+a\s+rule|generally|in\s+most\s+cases|usually)")
+YES_NO_START = re.compile(r"^\s*(\*\*)?(?:(" + QUALIFIER + r")\s*,?\s*)?(oui|non|yes|no)\b(\*\*)?\s*[,.:;!]?\s*"
+                          r"(?:(" + QUALIFIER + r")\s*[,.:;]\s*)?", re.I)
 YES = {"fr": "Oui", "en": "Yes"}
 NO = {"fr": "Non", "en": "No"}
 
@@ -35,22 +38,41 @@ def modality(question: str) -> str:
     return ""
 
 
+TAGS = re.compile(r"\b(ou\s+pas|ou\s+non|oui\s+ou\s+non|or\s+not|yes\s+or\s+no|non\s*\?|n.est[- ]ce\s+pas|"
+                  r"isn.t\s+it|aren.t\s+we|don.t\s+we|right\s*\?)")
+
+
 def negated(question: str) -> bool:
-    """Whether a question is asked in the negative ("sans leur accord", "not required")."""
-    q = fold(question).replace("n'", "n ")
+    """Whether a question is asked in the negative ("sans leur accord", "not required").
+
+    Question tags ("ou pas ?", "non ?", "isn't it?") ask for confirmation; they negate nothing.
+    """
+    q = TAGS.sub(" ", fold(question)).replace("n'", "n ")
     return bool(NEGATION.search(q))
 
 
 def source_answer(text: str) -> tuple[bool | None, str]:
-    """The yes/no a source's answer starts with (None when it does not), and the text without it."""
+    """The yes/no a source's answer starts with (None when it does not), and the text without it.
+
+    A qualifier that goes with the word ("En principe, non", "Oui, en règle générale.") goes with it.
+    """
     m = YES_NO_START.match(text)
     if not m:
         return None, text
-    word = m.group(2).lower()
+    word = m.group(3).lower()
     rest = text[m.end():].lstrip()
     if rest:
         rest = rest[0].upper() + rest[1:]
     return word in ("oui", "yes"), rest
+
+
+def qualifier(text: str) -> str:
+    """The qualifier a source puts on its yes/no ("En principe"), to keep with the decided word."""
+    m = YES_NO_START.match(text)
+    if not m:
+        return ""
+    q = m.group(2) or m.group(5) or ""
+    return q[:1].upper() + q[1:] if q else ""
 
 
 def relate(visitor: str, source_question: str) -> str:

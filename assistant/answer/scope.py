@@ -28,7 +28,7 @@ MODEL_FILE = "scope.joblib"
 CLASSES = ("in_scope", "off_topic", "abusive")
 # Decision thresholds on the classifier's probabilities (chosen on the tuning half of the dev set):
 # a real question must never be refused, so off topic needs a clear majority.
-ABUSIVE_THRESHOLD = 0.5
+ABUSIVE_THRESHOLD = 0.6
 OFF_TOPIC_THRESHOLD = 0.6
 
 # Prompt-injection and jailbreak attempts: never answered, whatever else the message says.

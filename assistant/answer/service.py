@@ -1,7 +1,8 @@
 """The answer service: scope check, retrieval, composition (grounded or LLM), citation check, referral.
 
-``ask`` returns the JSON contract of DESIGN.md; ``ask_stream`` yields the same answer as events
-(``sources``, ``token``..., ``done``); the ``done`` event always carries the final, verified text.
+``ask`` returns the answer (``to_dict()`` is the JSON contract of DESIGN.md); ``ask_stream`` yields
+the same answer as events (``sources``, ``token``..., ``done``); the ``done`` event always carries
+the final, verified Answer.
 """
 
 from __future__ import annotations
@@ -175,7 +176,10 @@ class AnswerService:
 
     def _verified(self, text: str, sources: list[Chunk], info: dict, notice: bool = False) -> Written:
         """The text with unsupported references removed, its markers renumbered to the sources it uses."""
-        v = verify_answer(text, self._allowed_articles(sources), self.known_decisions, len(sources))
+        allowed = self._allowed_articles(sources)
+        for correction in info.get("corrections", []):
+            allowed |= mentioned_articles(correction)  # "there is no Article 101" names it on purpose
+        v = verify_answer(text, allowed, self.known_decisions, len(sources))
         if v.violations:
             self.count("citation_violations_removed", v.violations)
             info["removed"] = v.violations
@@ -221,8 +225,9 @@ class AnswerService:
         if p.scope.category:
             verification["abuse"] = p.scope.category
         if p.retrieval is not None:
-            verification["retrieved"] = [{"ref": h.chunk.ref, "group": h.chunk.group, "score": round(h.score, 3)}
-                                         for h in p.retrieval.hits]
+            verification["retrieved"] = [{"ref": h.chunk.ref, "group": h.chunk.group, "kind": h.chunk.kind,
+                                          "article": h.chunk.article, "articles": list(h.chunk.articles[:3]), "title": h.chunk.title,
+                                          "score": round(h.score, 3)} for h in p.retrieval.hits]
             if p.retrieval.degraded:
                 verification["degraded"] = p.retrieval.degraded
         return Answer(answer=written.text, language=p.lang, status=p.status, citations=citations, referral=referral,
@@ -236,7 +241,7 @@ class AnswerService:
 
     def ask_stream(self, question: str, conversation_id: str | None = None,
                    keep: bool = False) -> Iterator[tuple[str, dict]]:
-        """Events for one question: ('sources', ...), ('token', {'text'})..., ('done', answer).
+        """Events for one question: ('sources', ...), ('token', {'text'})..., ('done', Answer).
 
         With an LLM, tokens are verified sentence by sentence before they leave; if the LLM fails
         midway, a ('reset', ...) event tells the client to drop what it received, then the grounded
@@ -257,7 +262,7 @@ class AnswerService:
                               "citations": [citation_for(c, self._score(p, c)).to_dict() for c in written.sources]}
             for piece in _pieces(written.text):
                 yield "token", {"text": piece}
-        yield "done", self._finish(p, written, conversation_id, keep).to_dict()
+        yield "done", self._finish(p, written, conversation_id, keep)
 
     def _stream_llm(self, p: Prepared):
         """Stream LLM text sentence by sentence, each verified before it leaves; None on failure."""

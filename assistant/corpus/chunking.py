@@ -40,7 +40,7 @@ def chunk_official(text: OfficialText) -> list[Chunk]:
                 doc_id=f"gdpr-{lang}-art-{a.number}",
                 kind="gdpr_article", lang=lang, title=heading, text=p.text, search_text=search,
                 url=a.url, page=f"/sources/gdpr-{lang}-art-{a.number}", updated="2016-04-27",
-                article=a.number, paragraph=shown_para, group=f"art-{a.number}", ref=ref,
+                article=a.number, paragraph=shown_para, group=f"art-{a.number}", ref=ref, articles=(a.number,),
             ))
     for r in text.recitals:
         label = "Considérant" if lang == "fr" else "Recital"
@@ -100,12 +100,13 @@ def chunk_document(doc: SourceDoc) -> list[Chunk]:
     article = doc.article
     base = dict(doc_id=doc.id, kind=kind, lang=doc.lang, title=doc.title, url=doc.url,
                 page=f"/sources/{doc.id}", updated=doc.updated.isoformat(), article=article,
+                articles=tuple(doc.articles),
                 group=f"{kind}-{doc.translation_key}")
     extra_search = ""
     ref = doc_ref(doc)
-    if kind == "faq":
-        extra_search = "\n".join(doc.extra.get("questions", []))
-    elif kind == "cnil_decision":
+    # An FAQ item's other phrasings are not part of its text: they are question keys of their own
+    # (assistant.retrieval.keys), matched one by one against the visitor's question.
+    if kind == "cnil_decision":
         e = doc.extra
         extra_search = f"{e['organisation']} {e['decision_number']} {e['sector']} CNIL sanction"
     sections = split_sections(doc.body)

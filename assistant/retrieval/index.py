@@ -69,6 +69,7 @@ class IndexData:
     glossary: Glossary
     info: dict
     keys: list[Key] = field(default_factory=list)
+    key_lexical: dict[str, BM25Index] = field(default_factory=dict)  # BM25 over keys; doc ids = key positions
     ranker: Ranker | None = None
     path: Path | None = None  # the generation's directory (models of the answer layer live there too)
     vectors: tuple | None = None  # (chunk vectors, key vectors) given in memory during a build
@@ -179,20 +180,23 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         _write_json(tmp / "glossary.json", glossary.to_json())
         keys = make_keys(chunks, docs)
         _write_json(tmp / "keys.json", [k.to_json() for k in keys])
+        key_lexical = keys_index(keys)
+        _write_json(tmp / "keys_lexical.json", {lang: idx.to_json() for lang, idx in key_lexical.items()})
         texts = TextVectors(embedder, store)
         t1 = time.perf_counter()
         key_vectors = texts([k.text for k in keys])
         chunk_vectors = store.vectors([c.id for c in chunks])
         timings["embed_keys"] = time.perf_counter() - t1
         data = IndexData(generation="(building)", chunks={c.id: c for c in chunks}, lexical=lexical, titles=titles,
-                         glossary=glossary, info={"embedder": embedder.name}, keys=keys, path=tmp,
+                         glossary=glossary, info={"embedder": embedder.name}, keys=keys, key_lexical=key_lexical,
+                         path=tmp,
                          vectors=(chunk_vectors, key_vectors))
         from ..answer.scope import train_scope_classifier
         from .training import train_ranker
 
         t2 = time.perf_counter()
         ranker = train_ranker(settings, embedder, store, data, docs, texts)
-        _write_json(tmp / "ranker.json", ranker.to_json())
+        _write_json(tmp / "ranker.json", ranker.to_json() if ranker else None)
         timings["train_ranker"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         scope_info = train_scope_classifier(
@@ -203,7 +207,7 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
         generation = f"gen-{number:06d}"
         info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),
                 "documents": len(docs), "official": [t.lang for t in official], "keys": len(keys),
-                "ranker": ranker.info, "scope": scope_info, "texts_embedded": texts.embedded,
+                "ranker": ranker.info if ranker else None, "scope": scope_info, "texts_embedded": texts.embedded,
                 "seconds": {k: round(v, 2) for k, v in timings.items()},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _write_json(tmp / "build.json", info)
@@ -242,7 +246,8 @@ def load_index(index_dir: Path) -> IndexData:
                                 "(or `make run`, which also imports the official text)")
     d = index_dir / generation
     try:
-        chunks = {c["id"]: Chunk(**c) for c in json.loads((d / "chunks.json").read_text(encoding="utf-8"))}
+        chunks = {c["id"]: Chunk(**{**c, "articles": tuple(c.get("articles", ()))})
+                  for c in json.loads((d / "chunks.json").read_text(encoding="utf-8"))}
         lex = json.loads((d / "lexical.json").read_text(encoding="utf-8"))
         lexical = {lang: BM25Index.from_json(v) for lang, v in lex.items()}
         tit = json.loads((d / "titles.json").read_text(encoding="utf-8"))
@@ -250,16 +255,25 @@ def load_index(index_dir: Path) -> IndexData:
         glossary = Glossary.from_json(json.loads((d / "glossary.json").read_text(encoding="utf-8")))
         info = json.loads((d / "build.json").read_text(encoding="utf-8"))
         keys = [Key(**k) for k in json.loads((d / "keys.json").read_text(encoding="utf-8"))]
-        ranker = Ranker.from_json(json.loads((d / "ranker.json").read_text(encoding="utf-8")))
+        kl = json.loads((d / "keys_lexical.json").read_text(encoding="utf-8"))
+        key_lexical = {lang: BM25Index.from_json(v) for lang, v in kl.items()}
+        ranker_json = json.loads((d / "ranker.json").read_text(encoding="utf-8"))
+        ranker = Ranker.from_json(ranker_json) if ranker_json else None
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise IndexMissingError(f"the index in {d} is unreadable or from an older version ({e}): rebuild it with "
                                 f"`{BUILD_COMMAND}`") from None
     return IndexData(generation=generation, chunks=chunks, lexical=lexical, titles=titles, glossary=glossary,
-                     info=info, keys=keys, ranker=ranker, path=d)
+                     info=info, keys=keys, key_lexical=key_lexical, ranker=ranker, path=d)
+
+
+def keys_index(keys: list[Key]) -> dict[str, BM25Index]:
+    """BM25 over the question keys of each language (a key's id in the index is its position)."""
+    return {lang: BM25Index.build(lang, [(str(i), k.text) for i, k in enumerate(keys) if k.lang == lang])
+            for lang in ("fr", "en")}
 
 
 def title_text(chunk: Chunk) -> str:
-    """The title field of a bundled document: its title and, for FAQ items, the other phrasings."""
+    """The title field of a bundled document (a decision's also names the organisation)."""
     head = chunk.search_text.split("\n" + chunk.text, 1)[0] if chunk.text else chunk.search_text
     if chunk.section:
         head = head.replace("\n" + chunk.section, "")

@@ -49,6 +49,9 @@ _YESNO = re.compile(
     r"a[- ]t[- ]on\s+le\s+droit|on\s+a\s+le\s+droit|le\s+droit\s+de|est[- ]ce\s+(legal|obligatoire)|"
     r"isn.t\s+it|is\s+that\s+(ok|right|legal|allowed)|or\s+not|allowed\s+to)\b"
     r"|\b(right|correct|true|vrai|exact|c.est\s+ca|non)\s*\?\s*$")
+# Open questions that start like yes/no ones: "c'est quoi...", "c'est combien", "is there a way to".
+_OPEN = re.compile(r"\b(c.est\s+(quoi|qui|combien|comment|quand|ou)|quel(le)?s?\s+(est|sont)|what\s+(is|are|should|must|do)|"
+                   r"which|how\s+(do|can|should|long|much|many|to))\b")
 _WH = re.compile(r"^(qui|que|quoi|quel|quelle|quels|quelles|comment|combien|pourquoi|ou|quand|who|what|which|how|why|"
                  r"where|when)\b")
 
@@ -99,7 +102,7 @@ def analyze_question(question: str) -> QuestionInfo:
         if pattern.search(asked) if name not in ("definition", "who") else (pattern.search(asked.strip())):
             kind = name
             break
-    yesno = bool(_YESNO.search(asked.strip())) and not _WH.match(asked.strip())
+    yesno = bool(_YESNO.search(asked.strip())) and not _WH.match(asked.strip()) and not _OPEN.search(asked)
     if kind == "other" and yesno:
         kind = "yesno"
     return QuestionInfo(type=kind, yesno=yesno, articles=tuple(int(n) for n in ARTICLE_MENTION.findall(q)),

@@ -21,7 +21,7 @@ from .query import QuestionInfo, has_amount, has_duration
 from .text import analyze, fold
 
 FEATURES = (
-    "fused", "rr_dense", "rr_lex", "rr_lex_other", "rr_titles", "rr_sanction",
+    "fused", "rr_dense", "rr_lex", "rr_lex_other", "rr_titles", "rr_sanction", "rr_keys_dense", "rr_keys_lex",
     "dense_max", "dense_gap", "key_max", "key_gap", "key_title", "key_lex", "text_cov", "concepts",
     "kind_faq", "kind_guide", "kind_article", "kind_recital", "kind_decision", "same_lang",
     "article_named", "entity_named", "sanction_decision", "type_deadline", "type_amount", "type_definition",
@@ -114,7 +114,7 @@ class FeatureSpace:
             row = X[i]
             row[col["fused"]] = c.fused / top_fused
             for name, f in (("dense", "rr_dense"), ("lexical_" + ctx.lang, "rr_lex"), ("titles", "rr_titles"),
-                            ("sanction", "rr_sanction")):
+                            ("sanction", "rr_sanction"), ("keys_dense", "rr_keys_dense"), ("keys_lex", "rr_keys_lex")):
                 r = c.ranks.get(name)
                 row[col[f]] = 1.0 / r if r else 0.0
             other = [r for k, r in c.ranks.items() if k.startswith("lexical_") and k != "lexical_" + ctx.lang]
@@ -191,43 +191,51 @@ def _names(name: str, question: str) -> bool:
     """True when the organisation's distinctive name occurs in the question."""
     words = [w for w in name.replace("-", " ").split() if len(w) > 2 and w not in
              ("societe", "sas", "sarl", "groupe", "france", "the", "and", "les", "des", "inc", "llc", "ltd")]
-    return bool(words) and all(f" {w}" in f" {question}" for w in words[:2])
+    # The first distinctive word: "Dedalus" names "Dedalus Biologie"; "Carrefour" names both
+    # Carrefour decisions, and the visitor may mean either.
+    return bool(words) and f" {words[0]}" in f" {question}"
 
 
-@dataclass(frozen=True)
+# Features that can only make a source more relevant: the trees are kept monotone in them, so a
+# quirk of the training data can never teach "naming the organisation makes a decision less likely".
+MONOTONE = {"fused", "rr_dense", "rr_lex", "rr_titles", "rr_keys_dense", "rr_keys_lex", "dense_max", "key_max",
+            "key_lex", "key_title", "text_cov", "concepts", "entity_named", "article_named", "sanction_decision",
+            "type_deadline", "type_amount", "type_definition"}
+
+
 class Ranker:
-    """A linear model over standardised features; score = w . (x - mean) / scale + b."""
+    """A LightGBM lambdarank model over FEATURES, with a logistic calibration of its scores."""
 
-    features: tuple[str, ...]
-    weights: tuple[float, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    bias: float
-    info: dict = field(default_factory=dict, compare=False)
+    def __init__(self, model_text: str, calibration: tuple[float, float] = (1.0, 0.0), info: dict | None = None):
+        import lightgbm as lgb
+
+        self.model_text = model_text
+        self.booster = lgb.Booster(model_str=model_text)
+        if self.booster.num_feature() != len(FEATURES):
+            raise ValueError(f"ranker expects {self.booster.num_feature()} features, the code has {len(FEATURES)}")
+        self.calibration = calibration
+        self.info = info or {}
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """Raw scores of feature rows (higher is more relevant)."""
         if X.shape[0] == 0:
             return np.zeros(0)
-        idx = [FEATURES.index(f) for f in self.features]
-        Z = (X[:, idx] - np.asarray(self.mean)) / np.asarray(self.scale)
-        return Z @ np.asarray(self.weights) + self.bias
+        return self.booster.predict(X, num_threads=1)
 
-    @staticmethod
-    def probability(score: float) -> float:
-        """The score as a probability of relevance, in [0, 1]."""
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, score))))
+    def probability(self, score: float) -> float:
+        """The score as a probability of relevance, in [0, 1] (logistic calibration on the training pairs)."""
+        a, b = self.calibration
+        z = max(-50.0, min(50.0, a * score + b))
+        return 1.0 / (1.0 + math.exp(-z))
 
     def to_json(self) -> dict:
-        """Serialisable form."""
-        return {"features": list(self.features), "weights": list(self.weights), "mean": list(self.mean),
-                "scale": list(self.scale), "bias": self.bias, "info": self.info}
+        """Serialisable form (the trees as LightGBM's own text format)."""
+        return {"features": list(FEATURES), "model": self.model_text, "calibration": list(self.calibration),
+                "info": self.info}
 
     @classmethod
     def from_json(cls, d: dict) -> Ranker:
-        """Inverse of ``to_json``; unknown features make the model unusable (rebuild the index)."""
-        unknown = [f for f in d["features"] if f not in FEATURES]
-        if unknown:
-            raise ValueError(f"ranker uses unknown features {unknown}")
-        return cls(tuple(d["features"]), tuple(d["weights"]), tuple(d["mean"]), tuple(d["scale"]),
-                   float(d["bias"]), d.get("info", {}))
+        """Inverse of ``to_json``; a model built for other features must be rebuilt."""
+        if list(d.get("features", [])) != list(FEATURES):
+            raise ValueError("the ranker was trained on other features")
+        return cls(d["model"], tuple(d["calibration"]), d.get("info", {}))

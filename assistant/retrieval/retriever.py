@@ -70,6 +70,10 @@ class HybridRetriever:
                                      {lg: idx.idf for lg, idx in ix.lexical.items()}, names,
                                      lambda text, lang: {e.key for e in ix.glossary.matches(text, lang)})
         self.ranker: Ranker | None = ix.ranker
+        # The chunk that stands for a group in a key ranking: its first chunk in each language.
+        self.group_rep: dict[tuple[str, str], str] = {}
+        for cid, c in ix.chunks.items():
+            self.group_rep.setdefault((c.group or cid, c.lang), cid)
 
     def _load_vectors(self, ix: IndexData):
         """The generation's chunk and key vectors, from the vector store (rows in index order)."""
@@ -132,8 +136,10 @@ class HybridRetriever:
                 lexical[lg] = []
         titles = ix.titles.get(lang)
         title_hits = titles.search(ctx.text, s.candidates, extra_terms=expansions[lang]) if titles else []
+        key_dense, key_lex = self._key_rankings(ctx, key_sims, lang, s.candidates)
         t2 = time.perf_counter()
-        named = [("dense", dense, s.dense_weight)]
+        named = [("dense", dense, s.dense_weight), ("keys_dense", key_dense, s.dense_weight),
+                 ("keys_lex", key_lex, s.lexical_weight)]
         named += [(f"lexical_{lg}", res, s.lexical_weight) for lg, res in lexical.items()]
         named.append(("titles", title_hits, s.lexical_weight))
         if ctx.sanction:
@@ -157,6 +163,36 @@ class HybridRetriever:
                 "timings": {"dense": (t1 - t0) * 1000, "lexical": (t2 - t1) * 1000}}
         return ctx, cands, info
 
+    def _key_rankings(self, ctx: QueryContext, key_sims, lang: str, n: int):
+        """Groups ranked by their best question key, dense and lexical (the masked key never counts)."""
+        keys = self.index.keys
+        dense: list[tuple[str, float]] = []
+        if key_sims is not None and len(key_sims):
+            seen = set()
+            for i in sorted(range(len(key_sims)), key=lambda i: (-float(key_sims[i]), i)):
+                k = keys[i]
+                if k.text == ctx.mask_key or k.group in seen:
+                    continue
+                seen.add(k.group)
+                rep = self.group_rep.get((k.group, lang)) or self.group_rep.get((k.group, k.lang))
+                if rep:
+                    dense.append((rep, float(key_sims[i])))
+                if len(dense) >= n:
+                    break
+        lexical: list[tuple[str, float]] = []
+        idx = self.index.key_lexical.get(lang)
+        if idx is not None:
+            seen = set()
+            for kid, score in idx.search(ctx.text, n + 5):
+                k = keys[int(kid)]
+                if k.text == ctx.mask_key or k.group in seen:
+                    continue
+                seen.add(k.group)
+                rep = self.group_rep.get((k.group, lang)) or self.group_rep.get((k.group, k.lang))
+                if rep:
+                    lexical.append((rep, score))
+        return dense, lexical[:n]
+
     def rank(self, ctx: QueryContext, cands: list[Candidate], info: dict) -> tuple[list[Candidate], list[float]]:
         """Candidates in the ranker's order with their relevance in [0, 1] (fusion order without a ranker)."""
         if not cands:
@@ -168,7 +204,7 @@ class HybridRetriever:
         X = self.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"])
         scores = self.ranker.scores(X)
         order = sorted(range(len(cands)), key=lambda i: (-round(float(scores[i]), 9), i))
-        return [cands[i] for i in order], [Ranker.probability(float(scores[i])) for i in order]
+        return [cands[i] for i in order], [self.ranker.probability(float(scores[i])) for i in order]
 
     def query_vector(self, question: str, lang: str) -> np.ndarray | None:
         """The question's embedding as retrieval uses it (None when dense retrieval is unavailable)."""

@@ -63,10 +63,27 @@ def stem(word: str, lang: str) -> str:
     return _stemmer(lang).stemWord(word)
 
 
+# Everyday and clipped words visitors type, mapped to the word the corpus uses (applied to the
+# corpus and to questions alike, like a synonym filter): "donnée perso", "le boulot", "la sécu".
+COLLOQUIAL = {
+    "fr": {"perso": "personnel", "persos": "personnel", "pro": "professionnel", "pros": "professionnel",
+           "boulot": "travail", "bosser": "travailler", "bossent": "travaillent", "bosse": "travaille",
+           "secu": "securite", "mail": "email", "mails": "email", "courriel": "email", "courriels": "email",
+           "appli": "application", "applis": "application", "infos": "information", "info": "information",
+           "dpd": "dpo", "boite": "entreprise", "boites": "entreprise", "taf": "travail", "pc": "ordinateur",
+           "ordi": "ordinateur", "camera": "camera", "cams": "camera", "video": "video", "pub": "publicite",
+           "pubs": "publicite", "promo": "publicite", "promos": "publicite", "sms": "sms"},
+    "en": {"e-mail": "email", "emails": "email", "mails": "email", "mail": "email", "info": "information",
+           "app": "application", "apps": "application", "cctv": "camera", "cameras": "camera",
+           "dpd": "dpo", "ads": "advertising", "ad": "advertising", "promo": "advertising"},
+}
+
+
 def analyze(text: str, lang: str) -> list[str]:
     """Tokens without stopwords, stemmed for ``lang``: the terms of the lexical index."""
     stop = STOPWORDS[lang]
-    return [stem(t, lang) for t in tokens(text) if t not in stop and (len(t) > 1 or t.isdigit())]
+    colloquial = COLLOQUIAL[lang]
+    return [stem(colloquial.get(t, t), lang) for t in tokens(text) if t not in stop and (len(t) > 1 or t.isdigit())]
 
 
 def detect_language(text: str, default: str = "fr") -> str:

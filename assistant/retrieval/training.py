@@ -1,26 +1,35 @@
-"""Training the ranker at index time, on labelled queries the corpus itself provides.
+"""Training the ranker at index time, on labelled queries.
 
-Queries and the source each should find:
-- every FAQ item's question and each of its other phrasings -> that item (the phrasing's own key is
-  masked, so the model cannot learn "identical key wins");
+Queries and the sources each should find:
+- every FAQ item's other phrasings -> that item (the phrasing's own key is masked, and phrasings
+  are not part of the item's text, so no query finds itself);
 - each glossary term asked as "c'est quoi ... ?" / "what is ...?" -> sources on the term's article;
-- each CNIL decision asked by its organisation's name -> that decision.
-For every query the retriever's fused candidates are computed exactly as for a visitor, each is
-labelled relevant or not, and a logistic regression learns the feature weights (each query weighs
-the same). Deterministic: fixed query order, a deterministic solver.
+- each CNIL decision asked about by the organisation's name, three ways -> that decision;
+- the labelled questions in users' own words bundled in ``data/labelled_queries.jsonl`` (the
+  tuning half of the project's dev set; the report half is never used) -> sources on their articles.
+For every query the retriever's candidates are computed exactly as for a visitor and labelled; a
+LightGBM lambdarank model (small trees, monotone in the features that can only add relevance,
+deterministic, one thread) learns to order them. Its scores are calibrated to probabilities with a
+logistic regression on the same pairs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..types import SourceDoc
-from .rerank import FEATURES, Ranker
+from .rerank import FEATURES, MONOTONE, Ranker
+from .text import detect_language, fold
 
 log = logging.getLogger(__name__)
+LABELLED = Path(__file__).parent / "data" / "labelled_queries.jsonl"
+PARAMS = {"num_leaves": 7, "n_estimators": 150, "learning_rate": 0.05, "min_child_samples": 50}
+USER_QUERY_WEIGHT = 3  # a question in a user's own words counts as three corpus phrasings
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,23 @@ class TrainingQuery:
     lang: str
     positive_groups: frozenset[str] = frozenset()
     positive_article: int | None = None
+    positive_articles: tuple[int, ...] = ()  # a user question: any source about one of these articles
+    entity: str = ""  # a user question about a CNIL decision: the organisation's name
     mask_key: str | None = None
+    weight: int = 1
+
+    def is_positive(self, chunk, group: str) -> bool:
+        """Whether a candidate answers this query."""
+        if group in self.positive_groups:
+            return True
+        if self.positive_article is not None:
+            return chunk.article == self.positive_article and chunk.kind in ("faq", "guide", "gdpr_article")
+        if self.entity:
+            return chunk.kind == "cnil_decision" and fold(self.entity) in fold(chunk.title)
+        if self.positive_articles:
+            about = chunk.articles or ((chunk.article,) if chunk.article is not None else ())
+            return any(a in self.positive_articles for a in about[:3])
+        return False
 
 
 def corpus_queries(docs: list[SourceDoc], groups: dict[str, str]) -> list[TrainingQuery]:
@@ -40,13 +65,17 @@ def corpus_queries(docs: list[SourceDoc], groups: dict[str, str]) -> list[Traini
     for d in docs:
         group = groups.get(d.id)
         if d.kind == "faq" and group:
-            for text in [d.title, *d.extra.get("questions", [])]:
+            # Only the other phrasings: the title is also in the item's text, a query taken from it
+            # would find itself. Each phrasing's own key is masked for the same reason.
+            for text in d.extra.get("questions", []):
                 text = " ".join(str(text).split())
                 out.append(TrainingQuery(text, d.lang, frozenset({group}), mask_key=text))
         elif d.kind == "cnil_decision" and group:
             org = str(d.extra["organisation"]).title()
-            text = f"sanction CNIL contre {org}" if d.lang == "fr" else f"CNIL fine against {org}"
-            out.append(TrainingQuery(text, d.lang, frozenset({group})))
+            asks = ((f"sanction CNIL contre {org}", f"pourquoi {org} a été sanctionné par la CNIL ?",
+                     f"combien {org} a payé d'amende ?") if d.lang == "fr" else
+                    (f"CNIL fine against {org}", f"why was {org} fined by the CNIL?", f"how much was {org} fined?"))
+            out += [TrainingQuery(text, d.lang, frozenset({group})) for text in asks]
         elif d.kind == "glossary" and d.articles:
             term = str(d.extra["terms"][0])
             text = f"c'est quoi {term} ?" if d.lang == "fr" else f"what is {term}?"
@@ -54,53 +83,68 @@ def corpus_queries(docs: list[SourceDoc], groups: dict[str, str]) -> list[Traini
     return out
 
 
-def training_matrix(retriever, queries: list[TrainingQuery], texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, labels and sample weights of every (query, candidate) pair with a positive among them."""
+def user_queries(path: Path = LABELLED) -> list[TrainingQuery]:
+    """The bundled questions in users' words, labelled with the articles (or organisation) they are about."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out.append(TrainingQuery(d["q"], d.get("lang") or detect_language(d["q"]),
+                                     positive_articles=tuple(d.get("articles", ())), entity=d.get("entity", ""),
+                                     weight=USER_QUERY_WEIGHT))
+    return out
+
+
+def training_blocks(retriever, queries: list[TrainingQuery], texts) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(features, labels, weight) of each query with both relevant and irrelevant candidates."""
     vectors = texts([retriever.dense_text(q.text, retriever.index.glossary.expand(q.text, q.lang)) for q in queries])
-    rows, labels, weights = [], [], []
+    blocks = []
     for q, vec in zip(queries, vectors, strict=True):
         ctx, cands, info = retriever.candidates(q.text, q.lang, qvec=vec, mask_key=q.mask_key)
-        y = np.array([1.0 if (c.group in q.positive_groups or
-                              (q.positive_article is not None and c.chunk.article == q.positive_article
-                               and c.chunk.kind in ("faq", "guide", "gdpr_article"))) else 0.0 for c in cands])
+        y = np.array([1.0 if q.is_positive(c.chunk, c.group) else 0.0 for c in cands])
         if not len(y) or y.sum() == 0 or y.sum() == len(y):
             continue  # nothing to learn from this query
-        X = retriever.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"])
-        pos, neg = y.sum(), len(y) - y.sum()
-        w = np.where(y > 0, 0.5 / pos, 0.5 / neg)  # each query weighs one, half on its positives
-        rows.append(X)
-        labels.append(y)
-        weights.append(w)
-    if not rows:
-        return np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0)
-    return np.vstack(rows), np.concatenate(labels), np.concatenate(weights)
+        blocks.append((retriever.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"]), y, q.weight))
+    return blocks
 
 
-def fit_ranker(X: np.ndarray, y: np.ndarray, w: np.ndarray, C: float = 1.0, info: dict | None = None) -> Ranker:
-    """A logistic regression over standardised features."""
+def fit_ranker(blocks: list[tuple[np.ndarray, np.ndarray, int]], info: dict | None = None,
+               params: dict | None = None) -> Ranker:
+    """A lambdarank model over the blocks (a block of weight w counts w times), with its calibration."""
+    import lightgbm as lgb
     from sklearn.linear_model import LogisticRegression
 
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(C=C, max_iter=2000, solver="lbfgs")
-    model.fit((X - mean) / scale, y, sample_weight=w)
-    return Ranker(features=FEATURES, weights=tuple(float(v) for v in model.coef_[0]),
-                  mean=tuple(float(v) for v in mean), scale=tuple(float(v) for v in scale),
-                  bias=float(model.intercept_[0]), info=info or {})
+    expanded = [(X, y) for X, y, w in blocks for _ in range(w)]
+    X = np.vstack([b[0] for b in expanded])
+    y = np.concatenate([b[1] for b in expanded])
+    model = lgb.LGBMRanker(objective="lambdarank", deterministic=True, force_row_wise=True, num_threads=1,
+                           verbose=-1, random_state=0,
+                           monotone_constraints=[1 if f in MONOTONE else 0 for f in FEATURES],
+                           **(params or PARAMS))
+    model.fit(X, y, group=[len(b[1]) for b in expanded])
+    text = model.booster_.model_to_string()
+    raw = model.booster_.predict(X, num_threads=1).reshape(-1, 1)
+    cal = LogisticRegression(max_iter=1000).fit(raw, y)
+    return Ranker(text, (float(cal.coef_[0][0]), float(cal.intercept_[0])), info or {})
 
 
-def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts, C: float = 1.0) -> Ranker:
-    """Train the ranker for an index being built (``data`` holds its chunks and vectors in memory)."""
+def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts) -> Ranker | None:
+    """Train the ranker for an index being built (``data`` holds its chunks and vectors in memory).
+
+    None when the corpus offers too few labelled queries to learn from (a tiny test corpus): the
+    fused order then serves as it is.
+    """
     from .retriever import HybridRetriever
 
     retriever = HybridRetriever(settings, embedder, store, index=data)
     groups = {c.doc_id: c.group for c in data.chunks.values()}
-    queries = corpus_queries(docs, groups)
-    X, y, w = training_matrix(retriever, queries, texts)
-    if len(y) == 0:
-        log.warning("no training queries: the fused order serves unchanged")
-        return Ranker(features=("fused",), weights=(1.0,), mean=(0.0,), scale=(1.0,), bias=0.0,
-                      info={"queries": 0})
-    info = {"queries": len(queries), "pairs": int(len(y)), "positives": int(y.sum()), "C": C}
-    return fit_ranker(X, y, w, C=C, info=info)
+    corpus, users = corpus_queries(docs, groups), user_queries()
+    blocks = training_blocks(retriever, corpus + users, texts)
+    if len(blocks) < 20:
+        log.warning("only %d labelled queries: no ranker, the fused order serves", len(blocks))
+        return None
+    info = {"corpus_queries": len(corpus), "user_queries": len(users), "blocks": len(blocks),
+            "pairs": int(sum(len(b[1]) for b in blocks)), "model": "lightgbm lambdarank", **PARAMS}
+    return fit_ranker(blocks, info)

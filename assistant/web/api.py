@@ -102,10 +102,9 @@ def chat_stream():
         try:
             for name, data in events:
                 if name == "done":
-                    # The engine's done event carries the Answer (its dict form in older engines).
-                    answer = data
-                    data = answer.to_dict() if hasattr(answer, "to_dict") else dict(answer)
-                    data["answer_id"] = _store(message, data, getattr(answer, "verification", None))
+                    answer = data  # the engine's done event carries the Answer
+                    data = answer.to_dict()
+                    data["answer_id"] = _store(message, data, answer.verification)
                     data = _with_html(data)
                 yield _sse(name, data)
         except AssistantError as e:
