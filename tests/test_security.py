@@ -245,3 +245,18 @@ def test_redis_down_falls_back_to_memory(make_app):
                    services={"conversations": ConversationStore()})  # the limiter's fallback, not theirs
     client = app.test_client()
     assert [client.get("/api/health").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_visitors_get_no_cookie_unless_they_choose_a_language(app):
+    client = app.test_client()
+    for url in ("/", "/embed", "/sources/", "/widget.js", "/api/health"):
+        assert "Set-Cookie" not in client.get(url).headers, url
+    assert "Set-Cookie" not in client.post("/api/chat", json=BREACH).headers
+    assert "Set-Cookie" in client.get("/?lang=en").headers  # the visitor's choice, remembered
+
+
+def test_one_retry_after_on_429(make_app):
+    client = make_app(rate_limit="1/minute").test_client()
+    client.get("/api/health")
+    over = client.get("/api/health")
+    assert over.status_code == 429 and len(over.headers.getlist("Retry-After")) == 1
