@@ -1,10 +1,14 @@
 """Citation verification and the grounded composer: only supported articles and decisions leave."""
 
+import re
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.answer.citations import mentioned_articles, verify_answer
-from assistant.answer.composer import compose_grounded
+from assistant.answer.composer import Composer
+from assistant.retrieval.query import analyze_question
 from assistant.types import Chunk, Hit
 
 
@@ -28,38 +32,142 @@ def test_verify_drops_bare_list_markers():
     assert v.text == "1. Faites ceci (art. 33).\n3. Fin."
 
 
-def chunk(i, kind, article, text, lang="fr", section=""):
-    return Chunk(id=f"c{i}", doc_id=f"d{i}", kind=kind, lang=lang, title=f"T{i}", text=text, search_text=text,
-                 url="https://eur-lex.europa.eu/x", page=f"/sources/d{i}", updated="2026-11-29",
-                 article=article, group=f"g{i}", section=section, ref=f"REF {i}")
+def chunk(i, kind, article, text, lang="fr", section="", title=None, doc_id=None):
+    return Chunk(id=f"c{i}", doc_id=doc_id or f"d{i}", kind=kind, lang=lang, title=title or f"T{i}", text=text,
+                 search_text=text, url="https://eur-lex.europa.eu/x", page=f"/sources/d{i}", updated="2026-11-29",
+                 article=article, group=f"g{i}", section=section, ref=f"REF {i}",
+                 articles=(article,) if article else ())
+
+
+def composer_for(hits, extra=()):
+    chunks = [h.chunk for h in hits] + list(extra)
+    by_doc = {}
+    for c in chunks:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    return Composer(by_doc, {"fr": {}, "en": {}})
 
 
 KINDS = st.sampled_from(["gdpr_article", "gdpr_recital", "guide", "faq", "cnil_decision"])
 TEXT = st.lists(st.sampled_from(["Le responsable notifie.", "Voir art. 34.", "Article 6 s'applique.",
-                                 "Sanction SAN-2022-009.", "Délai d'un mois.", "Art. 5(1)(e) et art. 17."]),
+                                 "Sanction SAN-2022-009.", "Délai d'un mois.", "Art. 5(1)(e) et art. 17.",
+                                 "Oui, dans les 72 heures.", "- une ligne de liste ;", "1. Une étape."]),
                 min_size=1, max_size=4).map(" ".join)
+QUESTIONS = st.sampled_from(["Faut-il notifier ?", "Combien de temps ?", "Qui doit le faire ?",
+                             "Peut-on le faire sans accord ?", "What is it?", "d'après l'article 120, c'est ça ?"])
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(KINDS, st.one_of(st.none(), st.integers(1, 99)), TEXT), min_size=1, max_size=8),
-       st.sampled_from(["fr", "en"]))
-def test_composer_output_passes_verification(specs, lang):
-    """Whatever is retrieved, the composed answer cites only retrieved articles and existing [n]."""
+       st.sampled_from(["fr", "en"]), QUESTIONS)
+def test_composer_output_passes_verification(specs, lang, question):
+    """Whatever is retrieved, the answer names only retrieved articles and cites only the sources it uses."""
     hits = [Hit(chunk=chunk(i, k, a, t, lang), score=1.0 / (i + 1)) for i, (k, a, t) in enumerate(specs)]
-    comp = compose_grounded(hits, lang, {})
+    comp = composer_for(hits).compose(question, analyze_question(question), lang, hits)
     allowed = {h.chunk.article for h in hits if h.chunk.article} | set().union(
-        *(mentioned_articles(h.chunk.text) for h in hits))
-    v = verify_answer(comp.text, allowed, {"SAN-2022-009"}, len(hits))
+        *(mentioned_articles(h.chunk.text) for h in hits)) | set().union(*(mentioned_articles(c) for c in
+                                                                          comp.corrections))
+    v = verify_answer(comp.text, allowed, {"SAN-2022-009"}, len(comp.used))
     assert v.violations == 0, comp.text
-    assert all(1 <= n <= len(hits) for n in comp.used)
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", comp.text)]
+    assert sorted(set(markers)) == list(range(1, len(comp.used) + 1))  # every card is cited, in order
+    assert not re.search(r"\*\*[^*]+\*\*\s*$", comp.text.split("\n\n")[0])  # no heading left empty
 
 
-def test_composer_structure():
-    hits = [Hit(chunk(0, "faq", 33, "Dans les 72 heures.\n\n## En détail\n\nPlus de détails (art. 34)."), 0.9),
-            Hit(chunk(1, "gdpr_article", 33, "In the case of a personal data breach, the controller shall notify."), 0.8),
-            Hit(chunk(2, "guide", 33, "1. Préparez une procédure.\n2. Notifiez.", section="En pratique pour une PME"), 0.7)]
-    text = compose_grounded(hits, "fr", {"d2": [hits[2].chunk]}).text
-    assert text.startswith("**En bref** : Dans les 72 heures. [1]")
-    assert "**Ce que dit le texte**" in text and "[2]" in text
-    assert "**En pratique**\n1. Préparez une procédure.\n2. Notifiez. [3]" in text
-    assert text.endswith("_Information générale, pas un conseil juridique._")
+FAQ = ("Oui, dans les 72 heures après en avoir pris connaissance. Passé ce délai, il faut expliquer le retard.\n\n"
+       "## En détail\n\n- Le délai court à partir de la prise de connaissance.\n- Notification en deux temps possible.\n\n"
+       "## Sources\n\n- art. 33")
+
+
+def breach_hits(lang="fr"):
+    faq = chunk(0, "faq", 33, FAQ, title="Faut-il notifier une violation de données à la CNIL ?")
+    art = chunk(1, "gdpr_article", 33, "En cas de violation de données à caractère personnel, le responsable du "
+                "traitement en notifie la violation à l'autorité de contrôle dans les meilleurs délais et, si possible, "
+                "72 heures au plus tard après en avoir pris connaissance.", doc_id="gdpr-fr-art-33",
+                title="Article 33 – Notification d'une violation")
+    guide = chunk(2, "guide", 33, "1. Préparez une procédure.\n2. Contenez l'incident.\n3. Évaluez le risque.\n"
+                  "4. Notifiez.", section="En pratique pour une PME", doc_id="guide-art-033-fr")
+    return [Hit(faq, 0.9), Hit(art, 0.8), Hit(guide, 0.7)]
+
+
+def test_composer_leads_with_the_answer_then_explains_quotes_and_cites_what_it_uses():
+    hits = breach_hits()
+    q = "Comment notifier une violation de données à la CNIL ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    first, *rest = comp.text.split("\n\n")
+    assert first.startswith("Dans les 72 heures") and first.endswith("[1]")  # not a yes/no question: no "Oui"
+    assert "- Le délai court à partir de la prise de connaissance." in comp.text
+    assert "**Ce que dit le texte**\n- REF 1 (Notification d'une violation) : « En cas de violation" in comp.text
+    assert "**En pratique**\n1. Préparez une procédure.\n2. Contenez l'incident." in comp.text
+    assert comp.text.endswith("_Information générale, pas un conseil juridique._")
+    assert [c.id for c in comp.used] == ["c0", "c1", "c2"]
+    assert "Sources" not in comp.text  # the FAQ's own source list is not pasted in
+
+
+@pytest.mark.parametrize("question,starts", [
+    ("Faut-il notifier une violation de données à la CNIL ?", "Oui, dans les 72 heures"),  # the source's question
+    ("Peut-on ne pas notifier une violation de données à la CNIL ?", "Non. Dans les 72 heures"),  # asked the other way
+    ("Dans quel délai notifier une violation ?", "Dans les 72 heures"),  # not a yes/no question: no Oui
+])
+def test_yes_no_is_decided_from_the_question_not_copied(question, starts):
+    hits = breach_hits()
+    comp = composer_for(hits).compose(question, analyze_question(question), "fr", hits)
+    assert comp.text.startswith(starts), comp.text
+
+
+def test_yes_no_needs_a_confident_lead():
+    hits = breach_hits()
+    hits[0] = Hit(hits[0].chunk, 0.3)  # the ranker is unsure this item answers the question
+    q = "Peut-on ne pas notifier une violation de données à la CNIL ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    assert not comp.text.startswith(("Oui", "Non")) and comp.yes_no is None
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Il paraît qu'on a 48h pour notifier une fuite, c'est ça ?", "Non : ce n'est pas 48h, mais 72 heures."),
+    ("D'après l'article 120 du RGPD il faut notifier, c'est ça ?",
+     "Attention : le RGPD ne compte que 99 articles, l'article 120 n'existe pas."),
+])
+def test_false_premise_is_corrected_first(question, expected):
+    hits = breach_hits()
+    comp = composer_for(hits).compose(question, analyze_question(question), "fr", hits)
+    assert comp.text.startswith(expected), comp.text
+    assert not comp.text.startswith(expected + " Oui")  # the source's own "Oui" does not follow a "Non"
+
+
+def test_numbering_survives_dropped_steps_and_headers_never_hang():
+    body = ("Réponse directe sur le registre.\n\n## En détail\n\nÉtapes :\n1. Lister les fichiers clients.\n"
+            "2. Sans rapport aucun.\n3. Noter les durées de conservation des fichiers clients.\n"
+            "Autres points :\n- rien de pertinent ici ;\n- toujours rien ;\n- encore rien ;\n- fin ;\n- vraiment fin.")
+    hits = [Hit(chunk(0, "faq", 30, body, title="Comment tenir le registre ?"), 0.9)]
+    q = "Quelles durées de conservation noter pour les fichiers clients ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    numbers = re.findall(r"(?m)^(\d+)\. ", comp.text)
+    assert numbers == [str(i) for i in range(1, len(numbers) + 1)]
+    lines = comp.text.splitlines()
+    for i, line in enumerate(lines):
+        if line.endswith(":") and not line.startswith("-"):
+            assert i + 1 < len(lines) and re.match(r"^(- |\d+\. )", lines[i + 1]), comp.text
+
+
+def test_long_provisions_are_quoted_by_whole_sentences():
+    long = " ".join(f"Phrase numéro {i} sur un autre sujet." for i in range(30)) + \
+        " Le responsable notifie la violation dans les 72 heures."
+    art = chunk(1, "gdpr_article", 33, long, doc_id="gdpr-fr-art-33", title="Article 33 – Notification")
+    faq = chunk(0, "faq", 33, "Notifiez la violation dans les 72 heures.", title="Délai de notification ?")
+    hits = [Hit(faq, 0.9), Hit(art, 0.8)]
+    q = "Le responsable notifie la violation dans quel délai ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    quote = re.search(r"« (.*) »", comp.text).group(1)
+    assert "Le responsable notifie la violation dans les 72 heures." in quote
+    for part in quote.split(" (…) "):
+        assert part.endswith((".", "(…)")), part
+
+
+def test_provisions_are_quoted_in_the_questions_language():
+    hits = breach_hits("en")
+    en_art = chunk(5, "gdpr_article", 33, "In the case of a personal data breach, the controller shall notify it "
+                   "without undue delay and, where feasible, not later than 72 hours after having become aware of it.",
+                   lang="en", doc_id="gdpr-en-art-33", title="Article 33 – Notification of a breach")
+    comp = composer_for(hits, [en_art]).compose("How fast must we notify a personal data breach?",
+                                                analyze_question("How fast?"), "en", hits)
+    assert "“In the case of a personal data breach" in comp.text and "« En cas" not in comp.text

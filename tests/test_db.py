@@ -108,7 +108,8 @@ def test_upgrade_from_0001_keeps_the_latest_vote_per_answer(db_url):
 
 def test_record_is_redacted_with_diagnostics(db):
     aid = log_of(db).record("My phone is 06 12 34 56 78, breach?", ANSWER,
-                            Diagnostics.of("My phone is 06 12 34 56 78, breach?", ANSWER, {"writer": "grounded"}))
+                            Diagnostics.of("My phone is 06 12 34 56 78, breach?", ANSWER,
+                                           {"writer": "grounded", "scope": "in_scope"}))
     with db.reading() as s:
         ex = s.get(Exchange, aid)
     assert ex.question == "My phone is [PHONE], breach?" and "[EMAIL]" in ex.answer

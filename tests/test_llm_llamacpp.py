@@ -45,7 +45,7 @@ def test_llamacpp_backend_runs_a_local_gguf(settings, gguf_path):
     assert not any(ord(ch) < 9 for ch in a.answer)  # control characters never leave
     events = list(svc.ask_stream("How long do we have to notify a data breach?"))
     assert events[0][0] == "sources" and events[-1][0] == "done"
-    assert "".join(e[1]["text"] for e in events if e[0] == "token") == events[-1][1]["answer"]
+    assert "".join(e[1]["text"] for e in events if e[0] == "token") == events[-1][1].answer
 
 
 def test_llamacpp_needs_a_gguf_file(settings, tmp_path):

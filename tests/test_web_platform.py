@@ -247,6 +247,7 @@ def test_exchange_diagnostics_are_stored(make_app):
         rows = {x.status: x for x in s.scalars(select(Exchange))}
     answered, greeting = rows["answered"], rows["out_of_scope"]
     assert answered.scope == "in_scope" and answered.writer == "grounded" and answered.total_ms > 0
-    assert [r["ref"] for r in answered.retrieved] == [c["ref"] for c in answer["citations"]]
+    # What retrieval found (the console's diagnostics), best first: the answer leads with the first.
+    assert answered.retrieved[0]["ref"] == answer["citations"][0]["ref"]
     assert all(0 <= r["score"] <= 1 for r in answered.retrieved)
     assert greeting.scope == "greeting" and greeting.writer == "fixed" and greeting.retrieved == []

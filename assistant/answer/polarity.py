@@ -81,12 +81,9 @@ def relate(visitor: str, source_question: str) -> str:
     nv, ns = negated(visitor), negated(source_question)
     if mv == ms:
         return "same" if nv == ns else "opposite"
-    if {mv, ms} == {"permission", "obligation"}:
-        # "Can we do it without X?" is the negation of "Is X required?" (and the reverse).
-        without_v = bool(re.search(r"\b(sans|without)\b", fold(visitor)))
-        without_s = bool(re.search(r"\b(sans|without)\b", fold(source_question)))
-        if without_v != without_s:
-            return "opposite"
+    if {mv, ms} == {"permission", "obligation"} and nv != ns:
+        # "Can we do it without X?" / "Can we not do X?" is the negation of "Is X required?".
+        return "opposite"
     return "unknown"
 
 

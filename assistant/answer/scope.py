@@ -12,6 +12,7 @@ supplier's file" is in scope.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -231,6 +232,13 @@ def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Pa
     from sklearn.linear_model import LogisticRegression
 
     rows = load_examples(examples_path) if examples_path.exists() else []
+    from ..retrieval.training import PARAPHRASES
+
+    if PARAPHRASES.exists():  # visitors' questions written for each FAQ item: in scope, in everyday words
+        for line in PARAPHRASES.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                d = json.loads(line)
+                rows.append((" ".join(d["q"].split()), d["lang"], "in_scope", ""))
     for d in docs:
         if d.kind == "faq":
             rows += [(" ".join(str(t).split()), d.lang, "in_scope", "") for t in [d.title, *d.extra["questions"]]]

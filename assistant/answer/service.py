@@ -31,6 +31,8 @@ from .scope import ScopeClassifier, ScopeDecision, check_rules, fixed_reply
 log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 LEXICAL_CONFIDENT = 6.0  # BM25 score of the best lexical match above which the question is covered
+UNSURE_OFF_TOPIC = 0.4  # from this off-topic probability (below the classifier's own threshold)...
+SOURCES_CONFIDENT = 0.5  # ...a question is off topic unless the best source is at least this relevant
 
 NO_ANSWER = {
     "fr": ("Je ne trouve rien d'assez fiable dans le RGPD, les décisions de la CNIL ou notre FAQ pour répondre à "
@@ -147,6 +149,12 @@ class AnswerService:
         if decision.refused:
             return Prepared(q, lang, "out_of_scope", decision, [], None, info, t0, time.perf_counter())
         r = self.retriever.retrieve(q, context=context, language=lang, qvec=None if context else qvec)
+        p_off = decision.probabilities.get("off_topic", 0.0)
+        if not context and p_off >= UNSURE_OFF_TOPIC and (not r.hits or r.hits[0].score < SOURCES_CONFIDENT):
+            # Half off topic and nothing in the sources clearly answers it: a product or tax question
+            # with a data word in it. A clear source would have meant a real question.
+            decision = ScopeDecision("off_topic", decision.probabilities)
+            return Prepared(q, lang, "out_of_scope", decision, [], None, info, t0, time.perf_counter())
         covered = r.best_similarity >= s.min_similarity or r.best_lexical >= LEXICAL_CONFIDENT
         status = "answered" if r.hits and covered else "no_answer"
         hits = r.hits if status == "answered" else []

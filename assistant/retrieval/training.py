@@ -5,6 +5,8 @@ Queries and the sources each should find:
   are not part of the item's text, so no query finds itself);
 - each glossary term asked as "c'est quoi ... ?" / "what is ...?" -> sources on the term's article;
 - each CNIL decision asked about by the organisation's name, three ways -> that decision;
+- situational questions in visitors' words written for each FAQ item (``data/paraphrases.jsonl``,
+  kept apart from the item's own phrasings, so they are not keys) -> that item;
 - the labelled questions in users' own words bundled in ``data/labelled_queries.jsonl`` (the
   tuning half of the project's dev set; the report half is never used) -> sources on their articles.
 For every query the retriever's candidates are computed exactly as for a visitor and labelled; a
@@ -28,8 +30,10 @@ from .text import detect_language, fold
 
 log = logging.getLogger(__name__)
 LABELLED = Path(__file__).parent / "data" / "labelled_queries.jsonl"
+PARAPHRASES = Path(__file__).parent / "data" / "paraphrases.jsonl"
 PARAMS = {"num_leaves": 7, "n_estimators": 150, "learning_rate": 0.05, "min_child_samples": 50}
-USER_QUERY_WEIGHT = 3  # a question in a user's own words counts as three corpus phrasings
+USER_QUERY_WEIGHT = 3
+MIN_QUERIES = 300  # fewer labelled queries (a test corpus) teach trees noise: the fused order serves  # a question in a user's own words counts as three corpus phrasings
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,20 @@ def corpus_queries(docs: list[SourceDoc], groups: dict[str, str]) -> list[Traini
             term = str(d.extra["terms"][0])
             text = f"c'est quoi {term} ?" if d.lang == "fr" else f"what is {term}?"
             out.append(TrainingQuery(text, d.lang, positive_article=d.articles[0]))
+    return out
+
+
+def paraphrase_queries(groups: set[str], path: Path = PARAPHRASES) -> list[TrainingQuery]:
+    """Situational questions written the way visitors write, each labelled with the FAQ item answering it."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            group = f"faq-{d['faq']}"
+            if group in groups:  # an item removed from the corpus leaves its paraphrases unused
+                out.append(TrainingQuery(d["q"], d["lang"], frozenset({group})))
     return out
 
 
@@ -141,8 +159,9 @@ def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts) 
     retriever = HybridRetriever(settings, embedder, store, index=data)
     groups = {c.doc_id: c.group for c in data.chunks.values()}
     corpus, users = corpus_queries(docs, groups), user_queries()
+    corpus += paraphrase_queries(set(groups.values()))
     blocks = training_blocks(retriever, corpus + users, texts)
-    if len(blocks) < 20:
+    if len(blocks) < MIN_QUERIES:
         log.warning("only %d labelled queries: no ranker, the fused order serves", len(blocks))
         return None
     info = {"corpus_queries": len(corpus), "user_queries": len(users), "blocks": len(blocks),

@@ -1,0 +1,103 @@
+"""What a question asks, yes/no polarity against a source's question, and false premises (pure, table-driven)."""
+
+import pytest
+
+from assistant.answer import polarity
+from assistant.answer.premises import check_articles, check_duration, check_misnamed_article
+from assistant.retrieval.query import analyze_question, durations_in, has_amount, has_duration
+
+
+@pytest.mark.parametrize("q,kind,yesno", [
+    ("Dans quel délai notifier une fuite à la CNIL ?", "deadline", False),
+    ("combien de temps on peut garder les cv", "deadline", False),
+    ("How long do we have to answer an access request?", "deadline", False),
+    ("C'est combien l'amende max ?", "amount", False),
+    ("What's the maximum fine under the GDPR?", "amount", False),
+    ("Qui doit désigner un DPO ?", "who", False),
+    ("Which organisations must designate a data protection officer?", "who", False),
+    ("C'est quoi une donnée sensible ?", "definition", False),
+    ("What is an adequacy decision?", "definition", False),
+    ("Quelle différence entre responsable et sous-traitant ?", "comparison", False),
+    ("Comment notifier une violation ?", "steps", False),
+    ("What should we do after a ransomware attack?", "steps", False),
+    ("Quelles sont les obligations d'un sous-traitant ?", "list", False),
+    ("What must a breach notification contain?", "list", False),
+    ("Faut-il un DPO dans une PME ?", "yesno", True),
+    ("on doit avoir un dpo ?", "yesno", True),
+    ("Une entreprise hors UE doit-elle désigner un représentant ?", "yesno", True),
+    ("Can we refuse an access request?", "yesno", True),
+    ("adresse mail pro = donnée perso ou pas ?", "yesno", True),
+    ("Notre prestataire nous a prévenus 10 jours après, que faire ?", "steps", False),
+    ("We have under 250 employees so we are exempt, right?", "yesno", True),
+    ("Long story: we run a shop. We film the till. Can we keep the footage for a year?", "yesno", True),
+])
+def test_question_types(q, kind, yesno):
+    info = analyze_question(q)
+    assert (info.type, info.yesno) == (kind, yesno)
+
+
+@pytest.mark.parametrize("text,hours", [
+    ("72 heures", [72.0]), ("un mois", [730.0]), ("2 ans après le dernier contact", [17520.0]),
+    ("within 72 hours or one month", [72.0, 730.0]), ("48h", [48.0]), ("article 33", []), ("20 000 000 €", []),
+])
+def test_durations(text, hours):
+    assert durations_in(text) == hours
+
+
+def test_key_fact_detectors():
+    assert has_duration("dans un délai d'un mois") and not has_duration("article 12")
+    assert has_amount("jusqu'à 20 millions d'euros ou 4 %") and not has_amount("le responsable du traitement")
+
+
+@pytest.mark.parametrize("visitor,source,relation", [
+    ("Faut-il le consentement pour prospecter des particuliers ?",
+     "Faut-il le consentement pour envoyer des e-mails à des particuliers ?", "same"),
+    ("Peut-on écrire à des particuliers sans leur accord ?",
+     "Faut-il le consentement pour envoyer des e-mails à des particuliers ?", "opposite"),
+    ("Est-ce qu'on n'est pas obligé de notifier ?", "Faut-il notifier la violation ?", "opposite"),
+    ("Can we email consumers without consent?", "Is consent required to email consumers?", "opposite"),
+    ("adresse mail pro = donnée perso ou pas ?", "Les contacts professionnels sont-ils des données personnelles ?",
+     "same"),  # "ou pas" asks for confirmation, it negates nothing
+    ("Peut-on filmer les salariés ?", "Faut-il informer les salariés ?", "unknown"),
+])
+def test_polarity_relation(visitor, source, relation):
+    assert polarity.relate(visitor, source) == relation
+
+
+def test_polarity_decide_keeps_or_flips_and_strips_the_source_word():
+    src_q = "Faut-il le consentement pour envoyer des e-mails de prospection à des particuliers ?"
+    text = "Oui, en principe : le consentement préalable est exigé."
+    assert polarity.decide("Faut-il l'accord des particuliers pour leur écrire ?", src_q, text)[0] is True
+    yn, rest = polarity.decide("Peut-on prospecter des particuliers sans leur accord ?", src_q, text)
+    assert yn is False and rest.startswith("En principe") is False and not rest.lower().startswith("oui")
+    assert polarity.decide("Peut-on filmer ?", src_q, text)[0] is None
+    assert polarity.source_answer("En principe, non : rien.") == (False, "Rien.")
+    assert polarity.qualifier("En principe, non : rien.") == "En principe"
+
+
+def test_non_existent_article_is_corrected():
+    info = analyze_question("D'après l'article 101 du RGPD on doit déclarer nos caméras, c'est quoi la démarche ?")
+    c = check_articles(info, "fr", {})
+    assert c and "99 articles" in c.text and "101 n'existe pas" in c.text
+    assert check_articles(analyze_question("What does Article 33 require?"), "en", {}) is None
+
+
+def test_misnamed_article_is_pointed_out_only_when_the_sources_disagree():
+    info = analyze_question("L'article 45 oblige à informer les salariés filmés ?")
+    c = check_misnamed_article(info, "fr", {13, 88}, {45: "Transferts fondés sur une décision d'adéquation"})
+    assert c and "article 45" in c.text and "art. 13" in c.text and not c.contradicts
+    assert check_misnamed_article(info, "fr", {45, 13}, {45: "x"}) is None
+
+
+@pytest.mark.parametrize("question,answer,expected", [
+    ("Il paraît qu'on a 48h pour notifier, c'est ça ?", "Notifiez au plus tard 72 heures après.", "48h"),
+    ("La CNIL autorise 1 an de conservation des images, non ?", "Les images sont gardées un mois au plus.", "1 an"),
+    ("We have 72 hours to notify, right?", "Notify within 72 hours.", None),  # the premise is right
+    ("Notre prestataire nous a prévenus 10 jours après, que faire ?", "Notifiez sous 72 heures.", None),  # no claim
+])
+def test_wrong_duration_is_corrected(question, answer, expected):
+    c = check_duration(question, analyze_question(question), "fr", answer)
+    if expected is None:
+        assert c is None
+    else:
+        assert c and expected in c.text and c.text.startswith("Non")
