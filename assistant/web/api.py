@@ -98,6 +98,7 @@ def chat_stream():
     first = next(events)  # input errors surface here, as a plain JSON error, before the stream starts
 
     def generate():
+        """The events as SSE, the done event stored first and given its answer_html."""
         yield _sse(*first)
         try:
             for name, data in events:

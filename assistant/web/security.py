@@ -182,6 +182,7 @@ def limited(setting: str, by: str = "ip", methods: list[str] | None = None):
         raise ValueError(f"unknown rate limit key {by!r}; known: {', '.join(KEYS)}")
 
     def mark(view):
+        """Record the limit on the view (read by ``_init_limits``)."""
         view.rate_limits = [(setting, by, methods), *getattr(view, "rate_limits", [])]  # decorators apply bottom-up
         return view
 
@@ -226,6 +227,7 @@ def _init_limits(app: Flask, settings: Settings) -> None:
              for endpoint, view in app.view_functions.items()}
 
     def declares_own() -> bool:
+        """True when this route declares its own limit for this method (the default does not apply)."""
         return any(m is None or request.method in m for _s, _by, m in marks.get(request.endpoint or "", []))
 
     limits = [Limit(settings.rate_limit, key_function=client_address, exempt_when=declares_own)]
@@ -234,6 +236,7 @@ def _init_limits(app: Flask, settings: Settings) -> None:
         endpoints = frozenset(e for e, ms in marks.items() if (setting, by, methods) in ms)
 
         def exempt(endpoints=endpoints, without_key=without_key) -> bool:
+            """Not one of the routes declaring this limit, or nothing to count by (no conversation yet)."""
             return request.endpoint not in endpoints or (without_key is not None and without_key())
 
         limits.append(Limit(getattr(settings, setting), key_function=key, methods=methods, exempt_when=exempt,
