@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ASSISTANT_EURLEX_DIR ?= $(abspath $(EURLEX_DIR))
 
-.PHONY: install run index official migrate test lint bench clean browser
+.PHONY: install run index official migrate test lint bench clean browser translations
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,13 +38,23 @@ migrate: install
 run: index migrate
 	$(BIN)/gdpr-assistant --data-dir $(DATA) serve --port $(PORT)
 
-# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser).
-browser:
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser), and
+# axe-core from npm for their WCAG 2.2 AA checks.
+browser: tests/browser/node_modules/axe-core/axe.min.js
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "installing npm for axe-core"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+
 test: install browser
 	$(BIN)/pytest
+
+# After changing an interface text: extract, update fr/en, compile (then translate what it lists in fr).
+translations: install
+	$(BIN)/python tools/translations.py
 
 lint: install
 	$(BIN)/ruff check assistant tests bench

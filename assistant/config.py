@@ -128,6 +128,17 @@ def _fernet_check(value: str, label: str) -> None:
         ) from None
 
 
+def _rate_limit_check(value: str, label: str) -> None:
+    """A rate limit in the `limits` notation: "30/minute", several separated by ";" ("30/minute;300/day")."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{label} must be limits like 30/minute or 30/minute;300/day "
+                          f"(per second, minute, hour or day), got {value!r}") from None
+
+
 def _eurlex_check(value: str, label: str) -> None:
     if "{LANG}" not in value:
         raise ConfigError(f"{label} must contain {{LANG}}, got {value!r}")
@@ -241,6 +252,33 @@ FIELDS: tuple[Setting, ...] = (
             "from the browser, besides the assistant's own origin (PUBLIC_ORIGIN).", check=_origin_check),
     Setting("max_feedback_chars", "ASSISTANT_MAX_FEEDBACK_CHARS", int, 1000,
             "Longest feedback comment accepted, in characters.", minimum=10, maximum=20000),
+    Setting("rate_limit", "ASSISTANT_RATE_LIMIT", str, "120/minute",
+            "Requests one client address may make to any one page or endpoint (Flask-Limiter notation: "
+            "`120/minute`, several joined by `;`); over it the client gets 429. Counted in memory, or in Redis "
+            "when REDIS_URL is set (shared by the workers).", check=_rate_limit_check),
+    Setting("chat_rate_limit", "ASSISTANT_CHAT_RATE_LIMIT", str, "30/minute;300/day",
+            "Questions one client address may ask, on /api/chat and on /api/chat/stream (each counted apart).", check=_rate_limit_check),
+    Setting("conversation_rate_limit", "ASSISTANT_CONVERSATION_RATE_LIMIT", str, "10/minute",
+            "Questions one conversation may ask, whatever the address (a script reusing a conversation_id).",
+            check=_rate_limit_check),
+    Setting("signin_rate_limit", "ASSISTANT_SIGNIN_RATE_LIMIT", str, "10/minute",
+            "Sign-in form posts (password or code) one client address may make.", check=_rate_limit_check),
+    Setting("signin_max_failures", "ASSISTANT_SIGNIN_MAX_FAILURES", int, 5,
+            "Failed sign-ins (password or code) on one account, within ASSISTANT_SIGNIN_LOCKOUT_MINUTES, "
+            "that lock it until that window has passed.", minimum=1, maximum=100),
+    Setting("signin_max_failures_per_ip", "ASSISTANT_SIGNIN_MAX_FAILURES_PER_IP", int, 20,
+            "Failed sign-ins from one client address, on any accounts, within ASSISTANT_SIGNIN_LOCKOUT_MINUTES, "
+            "that block that address from signing in until the window has passed.", minimum=1, maximum=1000),
+    Setting("signin_lockout_minutes", "ASSISTANT_SIGNIN_LOCKOUT_MINUTES", int, 15,
+            "The window in which failed sign-ins are counted, and so the longest a lock lasts.",
+            minimum=1, maximum=1440),
+    Setting("session_idle_minutes", "ASSISTANT_SESSION_IDLE_MINUTES", int, 30,
+            "A signed-in session ends after this many minutes without a request.", minimum=1, maximum=1440),
+    Setting("session_max_hours", "ASSISTANT_SESSION_MAX_HOURS", int, 12,
+            "A signed-in session ends this many hours after sign-in, however active.", minimum=1, maximum=168),
+    Setting("signin_record_days", "ASSISTANT_SIGNIN_RECORD_DAYS", int, 180,
+            "Days sign-in records (time, account, client address, outcome) and ended sessions are kept for "
+            "security audits before `purge` deletes them.", minimum=1, maximum=3650),
     Setting("torch_threads", "ASSISTANT_TORCH_THREADS", int, 0,
             "CPU threads for the embedding model; 0 keeps torch's default. Servers with several workers on a "
             "small machine answer more requests per second with 1.", minimum=0, maximum=64),
@@ -299,6 +337,16 @@ class Settings:
     retention_days: int
     widget_origins: tuple[str, ...]
     max_feedback_chars: int
+    rate_limit: str
+    chat_rate_limit: str
+    conversation_rate_limit: str
+    signin_rate_limit: str
+    signin_max_failures: int
+    signin_max_failures_per_ip: int
+    signin_lockout_minutes: int
+    session_idle_minutes: int
+    session_max_hours: int
+    signin_record_days: int
     torch_threads: int
     host: str
     port: int

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 
+from .accounts.service import AccountService
 from .answer.conversations import ConversationStore
 from .answer.service import AnswerService
 from .chat.exchanges import ExchangeLog
@@ -41,6 +42,7 @@ class Services:
     settings: Settings  # with the development keys filled in
     database: Database
     exchanges: ExchangeLog
+    accounts: AccountService
     retention: RetentionRegistry
     sources: SourceLibrary
     embedder: Embedder
@@ -74,6 +76,7 @@ def build_services(settings: Settings, **overrides) -> Services:
         settings=settings,
         database=database,
         exchanges=given("exchanges", lambda: build_exchange_log(settings, database)),
+        accounts=given("accounts", lambda: build_accounts(settings, database)),
         retention=given("retention", lambda: build_retention(settings)),
         sources=given("sources", lambda: SourceLibrary.load(settings)),
         embedder=answers.retriever.embedder,
@@ -92,11 +95,17 @@ def build_exchange_log(settings: Settings, database: Database) -> ExchangeLog:
     return ExchangeLog(database, settings.retention_days, settings.max_feedback_chars)
 
 
+def build_accounts(settings: Settings, database: Database) -> AccountService:
+    """Operator and partner users, sign-in and sessions (settings with FIELD_KEYS and SECRET_KEY filled in)."""
+    return AccountService(database, with_development_keys(settings))
+
+
 def build_retention(settings: Settings) -> RetentionRegistry:
     """Every feature's retention rules, in the order `purge` applies them."""
+    from .accounts.retention import retention_rules as accounts_rules
     from .chat.retention import retention_rules as chat_rules
 
-    return RetentionRegistry(chat_rules(settings.retention_days))
+    return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days)])
 
 
 def build_embedder(settings: Settings) -> Embedder:

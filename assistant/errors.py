@@ -10,8 +10,13 @@
     ├── IndexBuildError             building the index failed; the previous index still serves
     ├── VectorStoreUnavailable      the Chroma server cannot be reached
     ├── DatabaseUnavailable         the database cannot be reached (says to check DATABASE_URL)
-    └── DatabaseNotReady            the schema is missing or behind: says to run `gdpr-assistant db upgrade`
+    ├── DatabaseNotReady            the schema is missing or behind: says to run `gdpr-assistant db upgrade`
+    └── SignInError                 a sign-in step failed: wrong credentials, locked, disabled (code, retry_at)
 """
+
+from __future__ import annotations
+
+from datetime import datetime
 
 
 class AssistantError(Exception):
@@ -85,3 +90,15 @@ class DatabaseNotReady(AssistantError):
     """The database schema is missing, behind or ahead of the code's migrations."""
 
     http_status = 503
+
+
+class SignInError(AssistantError):
+    """A sign-in step was refused; ``code`` says why, ``retry_at`` when a lock ends."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, code: str, http_status: int = 400, retry_at: datetime | None = None):
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+        self.retry_at = retry_at

@@ -2,11 +2,11 @@
 
 A feature owns its tables in ``assistant/<feature>/models.py``; add its import here when you create
 one, then write the migration with ``gdpr-assistant db revision "what changed"``. Planned:
-``matching`` (partners, referrals), ``newsletter`` (subscribers, consent proofs), ``accounts``
-(operator and partner users).
+``matching`` (partners, referrals), ``newsletter`` (subscribers, consent proofs).
 """
 
+from .accounts.models import SignInEvent, User, UserSession
 from .chat.models import Exchange, Feedback
 from .db import Base
 
-__all__ = ["Base", "Exchange", "Feedback"]
+__all__ = ["Base", "Exchange", "Feedback", "SignInEvent", "User", "UserSession"]

@@ -83,7 +83,10 @@ def main():
     port = free_port()
     db = Path(tempfile.mkdtemp(prefix="load-db-")) / "load.db"
     env = {**os.environ, "ASSISTANT_DATA_DIR": args.data_dir, "HF_HUB_OFFLINE": "1",
-           "DATABASE_URL": f"sqlite:///{db}", "ASSISTANT_TORCH_THREADS": str(args.torch_threads)}
+           "DATABASE_URL": f"sqlite:///{db}", "ASSISTANT_TORCH_THREADS": str(args.torch_threads),
+           # every simulated user comes from 127.0.0.1: measure the server, not the per-address limits
+           "ASSISTANT_RATE_LIMIT": "100000/minute", "ASSISTANT_CHAT_RATE_LIMIT": "100000/minute",
+           "ASSISTANT_CONVERSATION_RATE_LIMIT": "100000/minute"}
     # The deploy step first: the server never migrates, and unstored exchanges would flatter the figures.
     subprocess.run([str(Path(sys.executable).parent / "gdpr-assistant"), "db", "upgrade"], env=env, check=True,
                    stdout=subprocess.DEVNULL)

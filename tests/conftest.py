@@ -55,10 +55,10 @@ def make_app(settings):
 
     built = []
 
-    def make(migrate: bool = True, **changes):
+    def make(migrate: bool = True, services: dict | None = None, **changes):
         s = settings.with_(**changes)
         emb = hash_index(s)
-        services = build_services(s, embedder=emb)  # the fake embedder replaces the model
+        services = build_services(s, embedder=emb, **(services or {}))  # the fake embedder replaces the model
         if migrate:
             services.database.upgrade()
         built.append(services)
@@ -114,6 +114,22 @@ def real_index(tmp_path_factory, eurlex_dir):
     embedder = make_embedder(s)
     report = build_index(s, embedder, open_store(s, embedder.name))
     return s, report
+
+
+@pytest.fixture
+def redis_url():
+    """The local Redis (database 15) for tests: required in CI, skipped elsewhere when unreachable."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as e:
+        msg = f"Redis not reachable at {url} ({type(e).__name__}); set TEST_REDIS_URL"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " (CI requires it)")
+        pytest.skip(msg)
+    return url
 
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

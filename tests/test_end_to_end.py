@@ -42,7 +42,7 @@ def test_ask_json_stdin_real_model(real_index):
     a0, a1, bad, a3 = lines
     assert bad == {"error": {"code": "empty_question", "message": "the question is empty; type a question about the GDPR"}}
     for a, lang, article in ((a0, "fr", 33), (a1, "en", 37), (a3, "fr", 7)):
-        assert set(a) == {"answer", "language", "status", "citations", "referral", "timings_ms"}
+        assert set(a) == {"answer", "language", "status", "citations", "referral", "timings_ms", "answer_html"}
         assert a["language"] == lang and a["status"] == "answered"
         assert set(a["timings_ms"]) == {"retrieve", "compose", "total"}
         arts = [c["article"] for c in a["citations"]]

@@ -1,6 +1,7 @@
 """The web app with a fake embedder and a real Chroma store and SQLite: API contract, errors, pages, OpenAPI."""
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -204,3 +205,17 @@ def test_a_storage_failure_does_not_lose_the_answer(client, app):
     log.record = broken
     r = client.post("/api/chat", json={"message": "How long do we have to notify a data breach?"})
     assert r.status_code == 200 and r.get_json()["status"] == "answered" and r.get_json()["answer_id"] is None
+
+
+def test_answer_html_on_the_json_answer_and_the_streams_done_event(client):
+    body = client.post("/api/chat", json={"message": "How long do we have to notify a data breach?"}).get_json()
+    prefix = body["cite_prefix"]
+    assert prefix == f"cite-{body['answer_id']}-"
+    assert body["answer_html"].startswith("<") and "**" not in body["answer_html"]
+    markers = set(re.findall(r'href="#' + re.escape(prefix) + r'(\d+)"', body["answer_html"]))
+    assert markers and {int(n) for n in markers} <= set(range(1, len(body["citations"]) + 1))
+    events = sse_events(client.post("/api/chat/stream", json={"message": "How long do we have to notify a data "
+                                                                        "breach?"}).get_data(as_text=True))
+    done = events[-1][1]
+    assert events[-1][0] == "done" and done["answer_html"] and done["cite_prefix"] == f"cite-{done['answer_id']}-"
+    assert done["answer_html"].replace(done["cite_prefix"], prefix) == body["answer_html"]  # one renderer

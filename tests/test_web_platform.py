@@ -1,6 +1,7 @@
 """The platform under the web app: services built once, errors as JSON or HTML, origins behind a proxy."""
 
 import logging
+import re
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,12 @@ def services_of(app) -> Services:
     return app.extensions[SERVICES_KEY]
 
 
+def page_token(client, headers=None) -> str:
+    """The token the chat page gives its script for API posts."""
+    html = client.get("/", headers=headers or {}).get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
 # -- composition root ------------------------------------------------------------------------------
 
 def test_services_are_built_once_and_shared(make_app):
@@ -26,7 +33,9 @@ def test_services_are_built_once_and_shared(make_app):
     assert services.answers.retriever.embedder is services.embedder
     assert services.answers.conversations is services.conversations
     assert services.exchanges.db is services.database
-    assert [r.name for r in services.retention.rules] == ["chat.feedback", "chat.exchanges"]
+    assert [r.name for r in services.retention.rules] == ["chat.feedback", "chat.exchanges",
+                                                          "accounts.sign_in_events", "accounts.sessions"]
+    assert services.accounts.db is services.database
     client = app.test_client()
     for _ in range(2):
         assert client.post("/api/chat", json=BREACH).status_code == 200
@@ -158,7 +167,9 @@ def test_http_errors_are_html_for_browsers(make_app):
 ])
 def test_origin_check(make_app, changes, headers, origin, allowed):
     app = make_app(min_similarity=0.0, **changes)
-    r = app.test_client().post("/api/chat", json=BREACH, headers={**headers, "Origin": origin})
+    client = app.test_client()
+    token = page_token(client, headers)  # our own pages send theirs; other origins are only origin-checked
+    r = client.post("/api/chat", json=BREACH, headers={**headers, "Origin": origin, "X-CSRF-Token": token})
     assert r.status_code == (200 if allowed else 403), r.get_json()
     if not allowed:
         assert r.get_json()["error"]["code"] == "origin_not_allowed"

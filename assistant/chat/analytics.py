@@ -1,4 +1,5 @@
-"""Queries the operator console reads: answers by status per day, and the questions we could not answer."""
+"""Queries the operator console reads: answers by status per day, the questions we could not answer, and
+recent feedback."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..db import utcnow
-from .models import Exchange
+from .models import Exchange, Feedback
 
 
 class utc_day(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
@@ -78,3 +79,25 @@ def frequent_unanswered_questions(session: Session, limit: int = 20, days: int =
                            .order_by(desc(n), desc(last), Exchange.question)
                            .limit(limit))
     return [UnansweredQuestion(q, count, last_asked) for q, count, last_asked in rows]
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """A vote on an answer, with its (redacted) comment and the question it was about."""
+
+    at: datetime
+    rating: int
+    comment: str | None
+    question: str
+    status: str
+    language: str
+
+
+def recent_feedback(session: Session, limit: int = 20) -> list[FeedbackItem]:
+    """The latest votes, newest first."""
+    rows = session.execute(select(Feedback.created_at, Feedback.rating, Feedback.comment, Exchange.question,
+                                  Exchange.status, Exchange.language)
+                           .join(Exchange, Feedback.exchange_id == Exchange.id)
+                           .order_by(desc(Feedback.created_at), desc(Feedback.id))
+                           .limit(limit))
+    return [FeedbackItem(*row) for row in rows]

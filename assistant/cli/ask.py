@@ -47,7 +47,11 @@ def ask(ctx, question, as_json):
 
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        from ..web.markdown import answer_html
+
+        body = answer.to_dict()
+        body["answer_html"] = answer_html(body, "cite-")  # the contract's HTML, as /api/chat gives it
+        click.echo(json.dumps(body, ensure_ascii=False))
         return
     click.echo(answer.answer)
     if answer.citations:

@@ -1,25 +1,27 @@
 """Flask app factory: ``create_app(settings, services=None)``; the services are built once, before any request.
 
-Blueprints: pages (chat, embed, widget), api (JSON and SSE), sources (cited texts). They validate
-input and call the services (``current_services()``); they hold no logic. Errors are answered by
-``errors.py`` (JSON for the API, an HTML page otherwise). Behind a reverse proxy, TRUSTED_PROXIES
-makes werkzeug's ProxyFix restore the client's scheme, host and address.
+Blueprints: pages (chat, embed, widget), api (JSON and SSE), sources (cited texts), accounts (sign
+in and out), admin (operators) and partner (partner users). They validate input and call the services
+(``current_services()``); they hold no logic. Errors are answered by ``errors.py`` (JSON for the API,
+an HTML page otherwise); ``security.py`` gives every route CSRF protection, a rate limit and the
+security headers; ``i18n.py`` picks the language. Behind a reverse proxy, TRUSTED_PROXIES makes
+werkzeug's ProxyFix restore the client's scheme, host and address.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 
 from ..config import PROJECT_ROOT, Settings
+from .i18n import page_language
 
 if TYPE_CHECKING:
     from ..container import Services
 
 SERVICES_KEY = "assistant.services"
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+__all__ = ["SERVICES_KEY", "create_app", "current_services", "page_language"]
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -29,8 +31,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
         services = build_services(settings or Settings.from_env())
     settings = services.settings  # the services' own: development keys filled in
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"),
-                static_folder=str(PROJECT_ROOT / "web/static"), static_url_path="/static")
+    # Static files are served by pages.asset (rate-limited like every route), not Flask's static view.
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"), static_folder=None)
+    app.config["ASSETS_FOLDER"] = str(PROJECT_ROOT / "web/static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config["SECRET_KEY"] = settings.secret_key.reveal()
     app.extensions[SERVICES_KEY] = services
@@ -40,23 +43,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    from . import errors
+    from . import errors, i18n, security
+    from .accounts import bp as accounts_bp
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .pages import bp as pages_bp
+    from .partner import bp as partner_bp
     from .sources import bp as sources_bp
 
+    i18n.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(sources_bp)
-
-    @app.after_request
-    def _headers(resp):
-        resp.headers.setdefault("Content-Security-Policy", CSP)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        return resp
-
+    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp):
+        app.register_blueprint(blueprint)
+    security.csrf.exempt(api_bp)  # the API checks origins and page tokens itself (security.check_api_request)
+    security.init_app(app, settings)  # last: it attaches rate limits to the registered views
     return app
 
 
@@ -64,11 +64,3 @@ def current_services() -> Services:
     """The services of the app handling the current request."""
     return current_app.extensions[SERVICES_KEY]
 
-
-def page_language() -> str:
-    """The page language: ``?lang=``, else the browser's Accept-Language, else French."""
-    lang = request.args.get("lang", "")
-    if lang in ("fr", "en"):
-        return lang
-    best = request.accept_languages.best_match(["fr", "en"])
-    return best or "fr"

@@ -9,46 +9,26 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..chat.exchanges import Diagnostics, without_surrogates
-from ..config import normalise_origin
+from ..db import new_id
 from ..errors import AssistantError, InputError
 from . import current_services
+from .markdown import answer_html
 from .openapi import openapi_document
+from .security import check_api_request, cors_headers, limited
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
 
 
 @bp.before_request
-def _check_origin():
-    """Browsers send Origin on cross-site calls: only the widget's allowed origins may call the API."""
-    origin = request.headers.get("Origin")
-    if origin and not _origin_allowed(origin):
-        raise InputError(f"origin {origin} is not allowed to use this API; the operator lists allowed "
-                         "origins in ASSISTANT_WIDGET_ORIGINS", code="origin_not_allowed", http_status=403)
+def _guard():
+    """Origins and page tokens (security.check_api_request); preflights end here."""
+    check_api_request()
     if request.method == "OPTIONS":
         return Response(status=204)
 
 
-@bp.after_request
-def _cors(resp):
-    origin = request.headers.get("Origin")
-    if origin and _origin_allowed(origin) and normalise_origin(origin) != _own_origin():
-        resp.headers["Access-Control-Allow-Origin"] = origin
-        resp.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        resp.headers["Vary"] = "Origin"
-    return resp
-
-
-def _own_origin() -> str:
-    """PUBLIC_ORIGIN, or this request's origin as the visitor sees it (through ProxyFix behind a proxy)."""
-    settings = current_services().settings
-    return normalise_origin(settings.public_origin or request.host_url)
-
-
-def _origin_allowed(origin: str) -> bool:
-    origin = normalise_origin(origin)
-    return origin == _own_origin() or origin in current_services().settings.allowed_origins
+bp.after_request(cors_headers)
 
 
 def _json_body() -> dict:
@@ -84,17 +64,28 @@ def _store(question: str, answer: dict, verification: dict | None = None) -> str
     return None
 
 
+def _with_html(body: dict) -> dict:
+    """The answer's ``answer_html``, its markers linking to ``#<cite_prefix><n>`` (unique to this answer)."""
+    body["cite_prefix"] = f"cite-{body.get('answer_id') or new_id()[:12]}-"
+    body["answer_html"] = answer_html(body, body["cite_prefix"])
+    return body
+
+
 @bp.post("/chat")
+@limited("chat_rate_limit", by="ip")
+@limited("conversation_rate_limit", by="conversation")
 def chat():
     """Answer one message: {message, conversation_id?} -> the answer contract (+ conversation_id, answer_id)."""
     message, cid = _chat_input(_json_body())
     answer = current_services().answers.ask(message, conversation_id=cid, keep=True)
     body = answer.to_dict()
     body["answer_id"] = _store(message, body, answer.verification)
-    return jsonify(body)
+    return jsonify(_with_html(body))
 
 
 @bp.post("/chat/stream")
+@limited("chat_rate_limit", by="ip")
+@limited("conversation_rate_limit", by="conversation")
 def chat_stream():
     """The same answer as Server-Sent Events: sources, token..., done (or error).
 
@@ -107,13 +98,15 @@ def chat_stream():
     first = next(events)  # input errors surface here, as a plain JSON error, before the stream starts
 
     def generate():
+        """The events as SSE, the done event stored first and given its answer_html."""
         yield _sse(*first)
         try:
             for name, data in events:
                 if name == "done":
-                    answer = data
+                    answer = data  # the engine's done event carries the Answer
                     data = answer.to_dict()
                     data["answer_id"] = _store(message, data, answer.verification)
+                    data = _with_html(data)
                 yield _sse(name, data)
         except AssistantError as e:
             yield _sse("error", {"code": getattr(e, "code", type(e).__name__), "message": e.message})
@@ -122,7 +115,7 @@ def chat_stream():
             yield _sse("error", {"code": "internal_error", "message": f"the answer failed ({type(e).__name__})"})
 
     return Response(stream_with_context(generate()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 def _sse(event: str, data: dict) -> str:

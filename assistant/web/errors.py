@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
@@ -67,10 +70,17 @@ def _assistant_error(e: AssistantError):
 
 def _http_error(e: HTTPException):
     status = e.code or 500
+    if isinstance(e, CSRFError):
+        # Nothing was done: the view never ran. Say what to do, and why in Flask-WTF's words.
+        return error_response("csrf_failed", _("This page has expired or the request did not come from it "
+                                               "(%(reason)s). Reload the page and try again.",
+                                               reason=e.description), 400)
+    if status == 429:
+        return _too_many_requests(e)
     messages = {
-        404: "no such page or endpoint",
-        405: f"{request.method} is not allowed on {request.path}",
-        413: f"request body over {request.max_content_length} bytes",
+        404: _("No such page or endpoint."),
+        405: _("%(method)s is not allowed on %(path)s.", method=request.method, path=request.path),
+        413: _("The request body is over %(n)s bytes.", n=request.max_content_length),
     }
     message = messages.get(status) or str(e.description or e.name)
     headers = {"Allow": ", ".join(sorted(e.valid_methods))} if status == 405 and getattr(e, "valid_methods", None) \
@@ -79,20 +89,31 @@ def _http_error(e: HTTPException):
     return error_response(code, message, status, headers)
 
 
+def _too_many_requests(e: HTTPException):
+    """429 with the limit that was hit and when to come back (Retry-After); the view never ran."""
+    from .security import limiter_of
+
+    current = limiter_of(current_app).current_limit
+    wait = max(1, int(current.reset_at - time.time())) if current else 60
+    limit = str(current.limit) if current else str(e.description)
+    return error_response("too_many_requests", _("Too many requests (at most %(limit)s). Try again in "
+                                                 "%(seconds)s seconds.", limit=limit, seconds=wait),
+                          429, {"Retry-After": str(wait)})
+
+
 def _unexpected_error(e: Exception):
     log.error("unexpected %s on %s %s", type(e).__name__, request.method, request.path, exc_info=e)
-    return error_response("internal_error", "an unexpected error occurred; it has been logged, please try again "
-                                            "later", 500)
+    return error_response("internal_error", _("An unexpected error occurred; it has been logged. Please try "
+                                              "again later."), 500)
 
 
 def _html_page(status: int, message: str):
     from flask import make_response
 
-    from . import page_language
     from .pages import page_context
 
     try:
-        html = render_template("error.html", status=status, message=message, **page_context(page_language()))
+        html = render_template("error.html", status=status, message=message, **page_context())
     except Exception:  # the error page itself failed (a broken template, a missing service): stay minimal
         log.exception("error page failed")
         html = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{escape(message)}</p>"

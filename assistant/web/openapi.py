@@ -11,12 +11,14 @@ def _error(description: str) -> dict:
 
 
 ERRORS = {
-    "400": _error("Malformed JSON, empty or binary question"),
+    "400": _error("Malformed JSON, empty or binary question; `csrf_failed`: a browser on our own origin sent no "
+                  "valid page token (X-CSRF-Token, from the page's csrf-token meta tag)"),
     "403": _error("Origin not allowed (widget origins are configured by the operator)"),
     "404": _error("Unknown or expired conversation_id or answer_id"),
     "413": _error("Body or question too long"),
     "415": _error("Content-Type is not application/json"),
     "422": _error("A field is missing or has the wrong type"),
+    "429": _error("Too many requests from this address (or in this conversation); see Retry-After"),
     "500": _error("Unexpected failure (logged); the body is still this JSON error"),
     "503": _error("No index has been built, or the database is unreachable or not migrated"),
 }
@@ -41,8 +43,10 @@ def openapi_document() -> dict:
             "/api/chat/stream": {
                 "post": {"summary": "Answer one message as Server-Sent Events", "operationId": "chatStreamPost",
                          "requestBody": CHAT_REQUEST,
-                         "responses": {"200": {"description": "Events `sources`, `token`..., then `done` (the Answer "
-                                                              "with answer_id) or `error`",
+                         "responses": {"200": {"description": "Events `sources`, `token`... (plain text), then `done` "
+                                                              "(the Answer with answer_id and answer_html) or `error`; "
+                                                              "`reset` means: drop the text received so far (an "
+                                                              "optional LLM failed), the grounded answer follows",
                                                "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                                        **ERRORS}}},
             "/api/feedback": {"post": {
@@ -79,6 +83,10 @@ def openapi_document() -> dict:
             "Answer": {"type": "object", "required": ["answer", "language", "status", "citations", "timings_ms"],
                        "properties": {
                            "answer": {"type": "string", "description": "Markdown"},
+                           "answer_html": {"type": "string", "description": "The answer rendered and sanitised on "
+                                           "the server (markdown-it-py, nh3): what the chat page and the widget show"},
+                           "cite_prefix": {"type": "string", "description": "answer_html links marker [n] to "
+                                           "#<cite_prefix><n>: give the n-th citation card that id"},
                            "language": {"type": "string", "enum": ["fr", "en"]},
                            "status": {"type": "string", "enum": ["answered", "out_of_scope", "no_answer"]},
                            "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},

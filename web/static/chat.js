@@ -1,27 +1,19 @@
-/* Chat page and widget frame: streams answers from /api/chat/stream, renders Markdown safely
-   (text is escaped before any formatting), shows citation cards, referrals and feedback. No dependencies. */
+/* Chat page and widget frame: streams answers from /api/chat/stream (tokens shown as plain text while
+   they arrive, then the server's sanitised answer_html), shows citation cards, referrals and feedback.
+   Texts come from the page (the server's translation catalogues); posts carry the page's token.
+   No dependencies, no inline code. */
 (function () {
   "use strict";
   var root = document.getElementById("chat");
   if (!root) { return; }
   var lang = root.getAttribute("data-lang") === "en" ? "en" : "fr";
   var embed = root.getAttribute("data-embed") === "true";
-  var TEXT = {
-    fr: { you: "Vous", bot: "Assistant RGPD", thinking: "Recherche dans les sources…", sources: "Sources",
-          open: "Voir la source", official: "Source officielle", helpful: "Cette réponse vous a-t-elle aidé ?",
-          up: "Utile", down: "Pas utile", comment: "Un commentaire (facultatif, sans données personnelles)",
-          send: "Envoyer l’avis", thanks: "Merci pour votre avis.", failed: "Une erreur est survenue : ",
-          referral: "Besoin d’un professionnel ?", announce: "Nouvelle réponse de l’assistant : ",
-          empty: "Écrivez une question.", long: "La question dépasse 2 000 caractères.",
-          kinds: { gdpr_article: "RGPD", gdpr_recital: "Considérant", guide: "Guide", faq: "FAQ", cnil_decision: "CNIL" } },
-    en: { you: "You", bot: "GDPR assistant", thinking: "Searching the sources…", sources: "Sources",
-          open: "See the source", official: "Official source", helpful: "Was this answer helpful?",
-          up: "Helpful", down: "Not helpful", comment: "A comment (optional, no personal data)",
-          send: "Send feedback", thanks: "Thank you for your feedback.", failed: "Something went wrong: ",
-          referral: "Need a professional?", announce: "New answer from the assistant: ",
-          empty: "Type a question.", long: "The question is over 2,000 characters.",
-          kinds: { gdpr_article: "GDPR", gdpr_recital: "Recital", guide: "Guide", faq: "FAQ", cnil_decision: "CNIL" } }
-  }[lang];
+  var TEXT = JSON.parse(document.getElementById("chat-texts").textContent);
+  var tokenMeta = document.querySelector("meta[name=csrf-token]");
+  var HEADERS = { "Content-Type": "application/json", "Accept-Language": lang,
+                  "X-CSRF-Token": tokenMeta ? tokenMeta.content : "" };
+  /* FAQ and guides are best read on our own page; provisions and decisions at their official source. */
+  var OUR_PAGE_FIRST = { faq: true, guide: true };
 
   var list = document.getElementById("messages");
   var form = document.getElementById("ask-form");
@@ -33,49 +25,6 @@
   var conversationId = null;
   var counter = 0;
   var busy = false;
-
-  function escapeHtml(s) {
-    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-  }
-
-  function inline(text, prefix) {
-    var out = escapeHtml(text);
-    out = out.replace(/`([^`\n]+)`/g, "<code>$1</code>");
-    out = out.replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>");
-    out = out.replace(/(^|[\s(«“])_(\S(?:.*?\S)?)_(?=[\s.,;:!?)»”]|$)/g, "$1<em>$2</em>");
-    out = out.replace(/\[(\d{1,2})\](?!\()/g, function (m, n) {
-      return '<a class="cite" href="#' + prefix + n + '" aria-label="source ' + n + '">[' + n + "]</a>";
-    });
-    return out;
-  }
-
-  /* Headings, lists, paragraphs, bold, italics, code and [n] markers; nothing else becomes markup. */
-  function renderMarkdown(text, prefix) {
-    var html = [], para = [], items = [], tag = "";
-    function flush() {
-      if (para.length) { html.push("<p>" + para.map(function (p) { return inline(p, prefix); }).join("<br>") + "</p>"); para = []; }
-      if (items.length) {
-        html.push("<" + tag + ">" + items.map(function (i) { return "<li>" + inline(i, prefix) + "</li>"; }).join("") + "</" + tag + ">");
-        items = []; tag = "";
-      }
-    }
-    String(text).replace(/\r\n/g, "\n").split("\n").forEach(function (line) {
-      var s = line.trim(), m;
-      if (!s) { flush(); return; }
-      if ((m = s.match(/^#{1,4}\s+(.*)$/))) { flush(); html.push("<h3>" + inline(m[1], prefix) + "</h3>"); return; }
-      var ul = s.match(/^[-*•]\s+(.*)$/), ol = s.match(/^\d{1,3}[.)]\s+(.*)$/);
-      if (ul || ol) {
-        var t = ul ? "ul" : "ol";
-        if (para.length || (items.length && tag !== t)) { flush(); }
-        tag = t; items.push((ul || ol)[1]); return;
-      }
-      if (items.length) { flush(); }
-      para.push(s);
-    });
-    flush();
-    return html.join("");
-  }
 
   function element(tagName, className, text) {
     var el = document.createElement(tagName);
@@ -103,13 +52,17 @@
       var li = element("li", "card kind-" + c.kind);
       li.id = prefix + (i + 1);
       li.appendChild(element("span", "badge", TEXT.kinds[c.kind] || c.kind));
-      var a = linkTarget(element("a", "card-title", "[" + (i + 1) + "] " + c.ref + " – " + c.title));
-      a.href = c.page;
-      li.appendChild(a);
-      var official = linkTarget(element("a", "card-official", TEXT.official));
-      official.href = c.url;
-      official.rel = "noopener";
-      li.appendChild(official);
+      var ours = OUR_PAGE_FIRST[c.kind];
+      var first = ours ? c.page : c.url, second = ours ? c.url : c.page;
+      var title = linkTarget(element("a", "card-title", "[" + (i + 1) + "] " + c.ref + " – " + c.title));
+      title.href = first || second;
+      li.appendChild(title);
+      if (first && second) {
+        var other = linkTarget(element("a", "card-other", ours ? TEXT.official : TEXT.ourPage));
+        other.href = second;
+        li.appendChild(other);
+      }
+      [title, li.lastChild].forEach(function (a) { if (/^https?:/.test(a.getAttribute("href"))) { a.rel = "noopener"; } });
       ol.appendChild(li);
     });
     box.appendChild(ol);
@@ -153,7 +106,7 @@
     down.addEventListener("click", function () { choose("down", down, up); });
     send.addEventListener("click", function () {
       send.disabled = true;
-      fetch("/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" },
+      fetch("/api/feedback", { method: "POST", headers: HEADERS,
         body: JSON.stringify({ answer_id: answerId, rating: rating, comment: comment.value || null }) })
         .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, data: d }; }); })
         .then(function (r) {
@@ -190,8 +143,16 @@
     announcer.textContent = TEXT.failed + message;
   }
 
+  function showHtml(view, html) {
+    /* answer_html is rendered and sanitised on the server (markdown-it, nh3): the same on every surface. */
+    view.body.classList.remove("streaming");
+    view.body.innerHTML = html;
+    if (embed) { Array.prototype.forEach.call(view.body.querySelectorAll("a:not(.cite)"), linkTarget); }
+  }
+
   function finish(view, answer) {
-    view.body.innerHTML = renderMarkdown(answer.answer, view.prefix);
+    if (answer.cite_prefix) { view.prefix = answer.cite_prefix; }
+    showHtml(view, answer.answer_html);
     renderCitations(view.cites, answer.citations, view.prefix);
     renderReferral(view.referral, answer.referral);
     renderFeedback(view.feedback, answer.answer_id);
@@ -220,7 +181,7 @@
     var text = "";
     return fetch("/api/chat/stream", {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+      headers: Object.assign({ "Accept": "text/event-stream" }, HEADERS),
       body: JSON.stringify({ message: question, conversation_id: conversationId })
     }).then(function (resp) {
       if (!resp.ok) {
@@ -237,7 +198,14 @@
       var done = false;
       function handle(name, data) {
         if (name === "sources") { renderCitations(view.cites, data.citations, view.prefix); }
-        else if (name === "token") { text += data.text; view.body.innerHTML = renderMarkdown(text, view.prefix); }
+        else if (name === "token") {
+          /* Plain text while it streams; the rendered answer replaces it on "done". */
+          text += data.text; view.body.classList.add("streaming"); view.body.textContent = text;
+        }
+        else if (name === "reset") {
+          /* The optional LLM failed midway: drop its text, the grounded answer follows. */
+          text = ""; view.body.textContent = ""; view.body.appendChild(element("p", "thinking", TEXT.thinking));
+        }
         else if (name === "done") { done = true; finish(view, data); }
         else if (name === "error") { done = true; showError(view, data.message); }
       }
@@ -245,7 +213,7 @@
         return reader.read().then(function (r) {
           if (r.done) {
             buffer = parseEvents(buffer + decoder.decode() + "\n\n", handle);
-            if (!done) { showError(view, "stream interrupted"); }
+            if (!done) { showError(view, TEXT.interrupted); }
             return;
           }
           buffer = parseEvents(buffer + decoder.decode(r.value, { stream: true }), handle);

@@ -1,7 +1,8 @@
 /* Embeddable GDPR assistant widget: <script src="https://assistant.example/widget.js" data-lang="fr" defer></script>
    Adds a chat bubble that opens the assistant in an iframe served by the assistant's own origin.
    No inline markup styles and no eval: styles are set through the CSSOM, so it works under a strict CSP
-   (the host needs script-src and frame-src for the assistant's origin). */
+   (the host needs script-src and frame-src for the assistant's origin). Served by /widget.js with its
+   labels from the assistant's translation catalogues. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -9,8 +10,7 @@
   window.__gdprAssistantWidget = true;
   var origin = new URL(script.src, window.location.href).origin;
   var lang = script.getAttribute("data-lang") || ((navigator.language || "fr").slice(0, 2) === "en" ? "en" : "fr");
-  var labels = { fr: { open: "Ouvrir l’assistant RGPD", close: "Fermer l’assistant RGPD", title: "Assistant RGPD" },
-                 en: { open: "Open the GDPR assistant", close: "Close the GDPR assistant", title: "GDPR assistant" } }[lang === "en" ? "en" : "fr"];
+  var labels = {{ texts|tojson }}[lang === "en" ? "en" : "fr"];
 
   function style(el, props) { Object.keys(props).forEach(function (k) { el.style[k] = props[k]; }); }
 
@@ -23,7 +23,7 @@
   button.type = "button";
   button.setAttribute("aria-label", labels.open);
   button.setAttribute("aria-expanded", "false");
-  button.textContent = "RGPD ?";
+  button.textContent = labels.bubble;
   style(button, { width: "64px", height: "64px", borderRadius: "32px", border: "2px solid #ffffff",
     background: "#1d3f8c", color: "#ffffff", font: "bold 15px system-ui, sans-serif", cursor: "pointer",
     boxShadow: "0 2px 8px rgba(0,0,0,.35)" });
@@ -49,7 +49,7 @@
     if (frame) { frame.hidden = true; }
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-label", labels.open);
-    button.textContent = "RGPD ?";
+    button.textContent = labels.bubble;
     button.focus();
   }
   button.addEventListener("click", function () { (frame && !frame.hidden) ? close() : open(); });

@@ -1,0 +1,1 @@
+"""Interface catalogues (fr, en) read by Flask-Babel; see assistant/web/i18n.py and `make translations`."""
