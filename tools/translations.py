@@ -29,7 +29,7 @@ def pybabel(*args: str) -> None:
 def main() -> int:
     """Extract, update, fill the English source texts, compile; list the French messages still to write."""
     pot = CATALOGUES / "messages.pot"
-    pybabel("extract", "-F", str(CATALOGUES / "babel.cfg"), "-k", "_l", "--no-location", "--sort-output",
+    pybabel("extract", "-F", str(CATALOGUES / "babel.cfg"), "-k", "_l", "-k", "N_", "--no-location", "--sort-output",
             "--omit-header", "-o", str(pot), ".")
     pybabel("update", "-i", str(pot), "-d", str(CATALOGUES), "--no-fuzzy-matching", "--width", "110")
     en = CATALOGUES / "en/LC_MESSAGES/messages.po"

@@ -21,22 +21,30 @@ from dataclasses import dataclass, field
 from ..corpus.chunking import split_sections
 from ..retrieval.query import QuestionInfo, has_amount, has_duration
 from ..retrieval.text import analyze
+from ..texts import N_, translate
 from ..types import Chunk, Hit
 from . import polarity
 from .premises import Correction, check_articles, check_duration, check_misnamed_article
 
 LABELS = {
-    "fr": {"text": "Ce que dit le texte", "sanction": "Exemple de sanction de la CNIL", "practice": "En pratique",
-           "detail": "À savoir", "other_lang": "(source disponible en anglais uniquement)",
-           "notice": "Information générale, pas un conseil juridique.", "colon": " :",
-           "practice_heading": ("en pratique pour une pme", "en pratique"),
+    "text": N_("What the text says"), "sanction": N_("A CNIL sanction in point"), "practice": N_("In practice"),
+    "detail": N_("Good to know"), "other_lang": N_("(source available in French only)"),
+    "notice": N_("General information, not legal advice."),
+}
+# Headings of our own guides and FAQ items the composer looks for (corpus structure, not UI text).
+HEADINGS = {
+    "fr": {"practice_heading": ("en pratique pour une pme", "en pratique"),
            "rules_heading": ("ce que l'article exige", "en detail", "ce que prevoit", "les regles")},
-    "en": {"text": "What the text says", "sanction": "A CNIL sanction in point", "practice": "In practice",
-           "detail": "Good to know", "other_lang": "(source available in French only)",
-           "notice": "General information, not legal advice.", "colon": ":",
-           "practice_heading": ("in practice for an sme", "in practice"),
+    "en": {"practice_heading": ("in practice for an sme", "in practice"),
            "rules_heading": ("what the article requires", "in detail", "what it requires", "the rules")},
 }
+
+
+def label(lang: str, key: str) -> str:
+    """A composer label in ``lang`` (from the catalogues)."""
+    return translate(lang, LABELS[key])
+
+
 ABBREVIATIONS = re.compile(r"(\b(art|arts|Art|Arts|p|pp|ex|cf|etc|n°|no|M|Mme|St|e\.g|i\.e|vs|al)\.|\b[A-Z]\.)$")
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+")
 LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
@@ -287,7 +295,7 @@ class Composer:
                 return self._best_lines(lines, q_stems, lang, keep)
             return []
         if c.kind == "guide":
-            t = LABELS[lang]
+            t = HEADINGS[lang]
             sections = [x for x in self.doc_chunks.get(c.doc_id, []) if x.section and x.lang == c.lang]
             from ..retrieval.text import fold
 
@@ -350,8 +358,8 @@ class Composer:
         guide_id = f"guide-art-{lead.article:03d}-{lang}"
         sections = self.doc_chunks.get(guide_id) or self.doc_chunks.get(f"guide-art-{lead.article:03d}-"
                                                                           f"{'en' if lang == 'fr' else 'fr'}", [])
-        steps = next((x for x in sections if fold(x.section).startswith(LABELS[lang]["practice_heading"])
-                      or fold(x.section).startswith(LABELS["fr" if lang == "en" else "en"]["practice_heading"])), None)
+        steps = next((x for x in sections if fold(x.section).startswith(HEADINGS[lang]["practice_heading"])
+                      or fold(x.section).startswith(HEADINGS["fr" if lang == "en" else "en"]["practice_heading"])), None)
         if steps is None:
             return None, []
         lines = [ln.rstrip() for ln in steps.text.splitlines() if ln.strip()][:5]
@@ -360,7 +368,7 @@ class Composer:
     # -- the answer ---------------------------------------------------------------------------------
     def compose(self, question: str, info: QuestionInfo, lang: str, hits: list[Hit]) -> Composition:
         """Compose the answer from ranked hits (the first is the lead source)."""
-        t = LABELS[lang]
+        t = {k: label(lang, k) for k in LABELS} | HEADINGS[lang] | {"colon": " :" if lang == "fr" else ":"}
         used: list[Chunk] = []
 
         def mark(c: Chunk) -> str:
@@ -391,7 +399,7 @@ class Composer:
             yn = None  # the correction already says no
         opening = ""
         if yn is not None:
-            word = (polarity.YES if yn else polarity.NO)[lang]
+            word = translate(lang, polarity.YES if yn else polarity.NO)
             opening = (f"{qual}, {word.lower()}. " if qual else f"{word}. ")
         note = f" {t['other_lang']}" if lead.lang != lang else ""
         blocks: list[str] = []
@@ -423,10 +431,10 @@ class Composer:
                 continue
             if self.relevance(q_stems, p.text, lang) < MIN_PROVISION_RELEVANCE:
                 continue  # the article's wording says nothing about what was asked: no quote is better
-            label = p.title.split(" – ", 1)[-1]
+            heading = p.title.split(" – ", 1)[-1]
             quote = self._quote(p, q_stems, lang)
-            quotes.append(f"- {p.ref} ({label}){t['colon']} « {quote} » {mark(p)}" if lang == "fr"
-                          else f"- {p.ref} ({label}){t['colon']} “{quote}” {mark(p)}")
+            quotes.append(f"- {p.ref} ({heading}){t['colon']} « {quote} » {mark(p)}" if lang == "fr"
+                          else f"- {p.ref} ({heading}){t['colon']} “{quote}” {mark(p)}")
         if quotes:
             blocks.append(f"**{t['text']}**\n" + "\n".join(quotes))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..retrieval.text import fold
+from ..texts import N_
 
 NEGATION = re.compile(r"\b(ne|n|pas|sans|aucun|aucune|jamais|plus\s+de|ni|not|no|without|never|cannot|can.t|"
                       r"don.t|doesn.t|isn.t|aren.t|won.t|shouldn.t|mustn.t|needn.t|non)\b")
@@ -25,8 +26,8 @@ QUALIFIER = (r"(?:en\s+principe|en\s+regle\s+generale|en\s+règle\s+générale|e
              r"dans\s+la\s+plupart\s+des\s+cas|in\s+principle|as\s+a\s+rule|generally|in\s+most\s+cases|usually)")
 YES_NO_START = re.compile(r"^\s*(\*\*)?(?:(" + QUALIFIER + r")\s*,?\s*)?(oui|non|yes|no)\b(\*\*)?\s*[,.:;!]?\s*"
                           r"(?:(" + QUALIFIER + r")\s*[,.:;]\s*)?", re.I)
-YES = {"fr": "Oui", "en": "Yes"}
-NO = {"fr": "Non", "en": "No"}
+YES = N_("Yes")  # translated where the answer is composed
+NO = N_("No")
 
 
 def modality(question: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..retrieval.query import QuestionInfo, duration_spans
 from ..retrieval.text import fold
+from ..texts import N_, translate
 
 # The visitor states something and asks for confirmation, or reports what they were told.
 CLAIM = re.compile(r"(il\s+(parait|me\s+semble)|on\s+m.a\s+dit|j.ai\s+(lu|entendu)|quelqu.un\s+m.a\s+dit|d.apres|"
@@ -34,9 +35,8 @@ def check_articles(info: QuestionInfo, lang: str, titles: dict[int, str]) -> Cor
     missing = [n for n in info.articles if n > 99 or n < 1]
     if missing:
         n = missing[0]
-        if lang == "fr":
-            return Correction(f"Attention : le RGPD ne compte que 99 articles, l'article {n} n'existe pas.")
-        return Correction(f"Note: the GDPR has only 99 articles; there is no Article {n}.")
+        return Correction(translate(lang, N_("Note: the GDPR has only 99 articles; there is no Article %(number)s."),
+                                    number=n))
     return None
 
 
@@ -51,11 +51,9 @@ def check_misnamed_article(info: QuestionInfo, lang: str, answer_articles: set[i
     right = sorted(answer_articles)[0]
     if not title:
         return None
-    if lang == "fr":
-        return Correction(f"Précision : l'article {n} du RGPD porte sur un autre sujet ({title.rstrip('.')}) ; "
-                          f"votre question relève de l'art. {right}.", contradicts=False)
-    return Correction(f"Note: GDPR Article {n} is about something else ({title.rstrip('.')}); your question "
-                      f"falls under Art. {right}.", contradicts=False)
+    return Correction(translate(lang, N_("Note: GDPR Article %(number)s is about something else (%(title)s); your "
+                                         "question falls under Art. %(right)s."),
+                                number=n, title=title.rstrip("."), right=right), contradicts=False)
 
 
 def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str) -> Correction | None:
@@ -71,6 +69,4 @@ def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: st
         return None
     claimed = duration_spans(question)[0][1]
     actual = stated[0][1]
-    if lang == "fr":
-        return Correction(f"Non : ce n'est pas {claimed}, mais {actual}.")
-    return Correction(f"No: it is not {claimed} but {actual}.")
+    return Correction(translate(lang, N_("No: it is not %(claimed)s but %(actual)s."), claimed=claimed, actual=actual))

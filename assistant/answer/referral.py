@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..retrieval.text import fold
+from ..texts import N_, translate
 
 INTENT = re.compile(r"""(
     (trouver|cherch\w*|besoin|recommand\w*|conseill\w*\s+moi|mettre?\s+en\s+relation|mise?\s+en\s+relation|contacter|
@@ -35,21 +36,13 @@ HIGH_STAKES = {
 }
 
 REASONS = {
-    "intent": {"fr": "Vous cherchez un professionnel : voici des DPO partenaires qui peuvent vous accompagner.",
-               "en": "You are looking for a professional: here are partner DPOs who can help."},
-    "low_confidence": {"fr": "Je n'ai pas de réponse fiable : un DPO partenaire peut examiner votre situation.",
-                       "en": "I have no reliable answer: a partner DPO can look at your situation."},
-    "health": {"fr": "Des données de santé à grande échelle exigent un accompagnement (AIPD, hébergement, DPO).",
-               "en": "Health data at scale calls for professional support (DPIA, hosting, DPO)."},
-    "breach": {"fr": "Une violation de données en cours est urgente (72 heures pour notifier la CNIL) : "
-                     "faites-vous accompagner sans attendre.",
-               "en": "A data breach in progress is urgent (72 hours to notify the authority): get help now."},
-    "dpia": {"fr": "Une analyse d'impact (AIPD) se mène de préférence avec un professionnel.",
-             "en": "A data protection impact assessment (DPIA) is best done with a professional."},
-    "transfer": {"fr": "Les transferts hors de l'UE demandent une analyse juridique au cas par cas.",
-                 "en": "Transfers outside the EU need a case-by-case legal analysis."},
-    "inspection": {"fr": "Face à un contrôle ou une mise en demeure de la CNIL, faites-vous accompagner.",
-                   "en": "Facing a CNIL inspection or formal notice, get professional support."},
+    "intent": N_("You are looking for a professional: here are partner DPOs who can help."),
+    "low_confidence": N_("I have no reliable answer: a partner DPO can look at your situation."),
+    "health": N_("Health data at scale calls for professional support (DPIA, hosting, DPO)."),
+    "breach": N_("A data breach in progress is urgent (72 hours to notify the authority): get help now."),
+    "dpia": N_("A data protection impact assessment (DPIA) is best done with a professional."),
+    "transfer": N_("Transfers outside the EU need a case-by-case legal analysis."),
+    "inspection": N_("Facing a CNIL inspection or formal notice, get professional support."),
 }
 
 
@@ -71,4 +64,4 @@ def build_referral(question: str, status: str, lang: str, partners: list[dict] |
     reason = referral_reason(question, status)
     if reason is None:
         return None
-    return {"reason": REASONS[reason][lang], "code": reason, "partners": partners or []}
+    return {"reason": translate(lang, REASONS[reason]), "code": reason, "partners": partners or []}

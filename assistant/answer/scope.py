@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from ..retrieval.text import fold
+from ..texts import N_, translate
 
 log = logging.getLogger(__name__)
 EXAMPLES = Path(__file__).parent / "data" / "scope_examples.yaml"
@@ -51,115 +52,24 @@ THANKS = re.compile(r"^\s*(merci|thanks?|thank\s+you|super|parfait|top|great|ok|
                     r"([\s!.,]*(beaucoup|a\s+vous|a\s+toi|bien|very\s+much|a\s+lot|so\s+much|merci))*[\s!.,]*$", re.I)
 
 REPLIES = {
-    ("greeting", "fr"): ("Bonjour ! Je réponds aux questions sur le RGPD et la protection des données personnelles "
-                         "(obligations, droits, CNIL). Posez-moi votre question."),
-    ("greeting", "en"): ("Hello! I answer questions about the GDPR and personal data protection (obligations, "
-                         "rights, the CNIL). What would you like to know?"),
-    ("thanks", "fr"): "Avec plaisir. N'hésitez pas si vous avez une autre question sur le RGPD.",
-    ("thanks", "en"): "You're welcome. Ask me anything else about the GDPR.",
-    ("off_topic", "fr"): ("Je ne peux répondre qu'aux questions sur le RGPD et la protection des données "
-                          "personnelles. Pour ce sujet, adressez-vous à un professionnel compétent."),
-    ("off_topic", "en"): ("I can only answer questions about the GDPR and personal data protection. For this "
-                          "topic, please ask a qualified professional."),
-    ("injection", "fr"): ("Je ne peux pas faire cela. Je réponds uniquement aux questions sur le RGPD et la "
-                          "protection des données personnelles."),
-    ("injection", "en"): ("I can't do that. I only answer questions about the GDPR and personal data protection."),
+    "greeting": N_("Hello! I answer questions about the GDPR and personal data protection (obligations, rights, the CNIL). What would you like to know?"),
+    "thanks": N_("You're welcome. Ask me anything else about the GDPR."),
+    "off_topic": N_("I can only answer questions about the GDPR and personal data protection. For this topic, please ask a qualified professional."),
+    "injection": N_("I can't do that. I only answer questions about the GDPR and personal data protection."),
 }
 
 # Refusals of abusive requests: what the law requires and what the person risks. Article numbers
 # are the GDPR's unless a code is named; no figure is given where it depends on the case.
 ABUSE_REPLIES = {
-    "intrusion": {
-        "fr": "Je ne peux pas vous aider à accéder sans droit à un système, un compte ou une messagerie. Accéder "
-              "frauduleusement à un système informatique est un délit (art. 323-1 du Code pénal), tout comme "
-              "ouvrir ou lire les correspondances d'autrui (art. 226-15 du Code pénal), y compris celles d'un "
-              "salarié lorsqu'elles sont personnelles. Si vous soupçonnez une faute, passez par les voies légales : "
-              "un avocat, un constat par commissaire de justice.",
-        "en": "I can't help you access a system, an account or a mailbox without authorisation. Unauthorised "
-              "access to a computer system is a criminal offence in France (Criminal Code, art. 323-1), and so is "
-              "opening or reading someone else's correspondence (art. 226-15), including an employee's personal "
-              "messages. If you suspect misconduct, use lawful means: a lawyer, a bailiff's report."},
-    "covert_surveillance": {
-        "fr": "Je ne peux pas vous aider à surveiller quelqu'un à son insu. Aucune information concernant "
-              "personnellement un salarié ne peut être collectée par un dispositif dont il n'a pas été informé "
-              "au préalable (art. L. 1222-4 du Code du travail) ; le RGPD exige une information des personnes "
-              "(art. 13) et une surveillance proportionnée à un but légitime (art. 5) ; capter à leur insu les "
-              "paroles ou l'image d'une personne dans un lieu privé est un délit (art. 226-1 du Code pénal). Une "
-              "surveillance licite reste possible : but légitime, information des salariés, consultation du CSE, "
-              "mesures proportionnées.",
-        "en": "I can't help you monitor someone without their knowledge. In France no information about an "
-              "employee may be collected by a device they were not told about beforehand (Labour Code, "
-              "art. L. 1222-4); the GDPR requires informing people (Art. 13) and monitoring proportionate to a "
-              "legitimate aim (Art. 5); secretly recording someone's words or image in a private place is a "
-              "criminal offence (Criminal Code, art. 226-1). Lawful monitoring is possible: a legitimate aim, "
-              "informed staff, the works council consulted, proportionate means."},
-    "doxxing": {
-        "fr": "Je ne peux pas vous aider à retrouver ou à compiler des informations sur une personne. Des données "
-              "ne peuvent servir qu'à la finalité pour laquelle elles ont été collectées (art. 5, paragraphe 1, b) : "
-              "utiliser un numéro de sécurité sociale, un fichier clients ou des images pour pister quelqu'un est "
-              "un détournement de finalité, puni pénalement (art. 226-21 du Code pénal). Pour une créance ou un "
-              "litige, passez par un commissaire de justice ou un avocat.",
-        "en": "I can't help you find or compile information about a person. Data may only be used for the purpose "
-              "it was collected for (Art. 5(1)(b)): using a social security number, a customer file or images to "
-              "trace someone is a misuse of purpose, a criminal offence in France (Criminal Code, art. 226-21). For "
-              "a debt or a dispute, go through a bailiff (commissaire de justice) or a lawyer."},
-    "scraping": {
-        "fr": "Je ne peux pas vous aider à collecter des données personnelles à l'insu des personnes. Aspirer des "
-              "profils ou des coordonnées exige une base légale (art. 6) et l'information des personnes (art. 14) ; "
-              "prospecter des particuliers par e-mail exige leur consentement préalable ; collecter des données par "
-              "un moyen frauduleux, déloyal ou illicite est un délit (art. 226-18 du Code pénal). La CNIL sanctionne "
-              "ces pratiques (par exemple KASPR en 2024).",
-        "en": "I can't help you collect personal data behind people's backs. Scraping profiles or contact details "
-              "needs a lawful basis (Art. 6) and informing the people concerned (Art. 14); emailing consumers for "
-              "marketing needs their prior consent; collecting data by fraudulent, unfair or unlawful means is a "
-              "criminal offence in France (Criminal Code, art. 226-18). The CNIL fines such practices (KASPR, "
-              "2024, for instance)."},
-    "evade_rights": {
-        "fr": "Je ne peux pas vous aider à faire obstacle aux droits des personnes. Vous devez faciliter leur "
-              "exercice et répondre dans un délai d'un mois (art. 12) ; les droits d'accès, d'effacement et "
-              "d'opposition sont prévus aux art. 15, 17 et 21. Les manquements à ces droits relèvent des amendes "
-              "les plus élevées : jusqu'à 20 millions d'euros ou 4 % du chiffre d'affaires annuel mondial "
-              "(art. 83, paragraphe 5). Si les demandes sont nombreuses, organisez plutôt une procédure de "
-              "traitement : je peux vous expliquer comment.",
-        "en": "I can't help you obstruct people's rights. You must make it easy to exercise them and answer within "
-              "one month (Art. 12); access, erasure and objection are set out in Arts. 15, 17 and 21. Breaches of "
-              "these rights carry the highest fines: up to EUR 20 million or 4 % of total worldwide annual turnover "
-              "(Art. 83(5)). If requests pile up, set up a procedure to handle them: I can explain how."},
-    "hide_breach": {
-        "fr": "Je ne peux pas vous aider à dissimuler une violation de données. Elle doit être notifiée à la CNIL "
-              "dans les 72 heures lorsqu'elle présente un risque pour les personnes (art. 33), communiquée aux "
-              "personnes en cas de risque élevé (art. 34) et consignée dans votre registre des violations "
-              "(art. 33, paragraphe 5). Détruire des journaux ou des preuves aggrave la situation. Ces manquements "
-              "exposent à une amende jusqu'à 10 millions d'euros ou 2 % du chiffre d'affaires annuel mondial "
-              "(art. 83, paragraphe 4). Même en retard, notifiez : la notification doit alors expliquer le retard.",
-        "en": "I can't help you hide a data breach. It must be notified to the supervisory authority (the CNIL in "
-              "France) within 72 hours when it poses a risk to people (Art. 33), communicated to the people "
-              "affected when the risk is high (Art. 34), and recorded in your breach log (Art. 33(5)). Destroying "
-              "logs or evidence makes things worse. These failures carry fines of up to EUR 10 million or 2 % of "
-              "total worldwide annual turnover (Art. 83(4)). Even late, notify: the notification must then give "
-              "the reasons for the delay."},
-    "deceive_authority": {
-        "fr": "Je ne peux pas vous aider à tromper la CNIL. Vous devez coopérer avec elle (art. 31) ; fabriquer ou "
-              "antidater un registre, une analyse d'impact ou des preuves de consentement est un faux (art. 441-1 "
-              "du Code pénal), et faire obstacle à l'action de la CNIL est un délit prévu par la loi Informatique "
-              "et Libertés. Mieux vaut reconnaître ce qui manque et présenter un plan de mise en conformité daté : "
-              "je peux vous aider à le construire.",
-        "en": "I can't help you deceive the CNIL. You must cooperate with the supervisory authority (Art. 31); "
-              "fabricating or back-dating a record of processing, an impact assessment or consent proofs is forgery "
-              "(French Criminal Code, art. 441-1), and obstructing the CNIL is an offence under the French Data "
-              "Protection Act. Better to acknowledge what is missing and present a dated compliance plan: I can "
-              "help you build it."},
-    "discrimination": {
-        "fr": "Je ne peux pas vous aider à écarter des personnes sur ce critère. Traiter des données de santé, "
-              "d'origine, de religion, d'orientation sexuelle ou d'appartenance syndicale est en principe interdit "
-              "(art. 9), et écarter quelqu'un pour ces raisons est une discrimination punie par la loi (art. 225-1 "
-              "et 225-2 du Code pénal ; art. L. 1132-1 du Code du travail pour l'emploi).",
-        "en": "I can't help you exclude people on that ground. Processing data about health, ethnic origin, "
-              "religion, sexual orientation or trade-union membership is prohibited in principle (Art. 9), and "
-              "excluding someone on those grounds is unlawful discrimination in France (Criminal Code, arts. 225-1 "
-              "and 225-2; Labour Code, art. L. 1132-1 for employment)."},
+    "intrusion": N_("I can't help you access a system, an account or a mailbox without authorisation. Unauthorised access to a computer system is a criminal offence in France (Criminal Code, art. 323-1), and so is opening or reading someone else's correspondence (art. 226-15), including an employee's personal messages. If you suspect misconduct, use lawful means: a lawyer, a bailiff's report."),
+    "covert_surveillance": N_("I can't help you monitor someone without their knowledge. In France no information about an employee may be collected by a device they were not told about beforehand (Labour Code, art. L. 1222-4); the GDPR requires informing people (Art. 13) and monitoring proportionate to a legitimate aim (Art. 5); secretly recording someone's words or image in a private place is a criminal offence (Criminal Code, art. 226-1). Lawful monitoring is possible: a legitimate aim, informed staff, the works council consulted, proportionate means."),
+    "doxxing": N_("I can't help you find or compile information about a person. Data may only be used for the purpose it was collected for (Art. 5(1)(b)): using a social security number, a customer file or images to trace someone is a misuse of purpose, a criminal offence in France (Criminal Code, art. 226-21). For a debt or a dispute, go through a bailiff (commissaire de justice) or a lawyer."),
+    "scraping": N_("I can't help you collect personal data behind people's backs. Scraping profiles or contact details needs a lawful basis (Art. 6) and informing the people concerned (Art. 14); emailing consumers for marketing needs their prior consent; collecting data by fraudulent, unfair or unlawful means is a criminal offence in France (Criminal Code, art. 226-18). The CNIL fines such practices (KASPR, 2024, for instance)."),
+    "evade_rights": N_("I can't help you obstruct people's rights. You must make it easy to exercise them and answer within one month (Art. 12); access, erasure and objection are set out in Arts. 15, 17 and 21. Breaches of these rights carry the highest fines: up to EUR 20 million or 4 %% of total worldwide annual turnover (Art. 83(5)). If requests pile up, set up a procedure to handle them: I can explain how."),
+    "hide_breach": N_("I can't help you hide a data breach. It must be notified to the supervisory authority (the CNIL in France) within 72 hours when it poses a risk to people (Art. 33), communicated to the people affected when the risk is high (Art. 34), and recorded in your breach log (Art. 33(5)). Destroying logs or evidence makes things worse. These failures carry fines of up to EUR 10 million or 2 %% of total worldwide annual turnover (Art. 83(4)). Even late, notify: the notification must then give the reasons for the delay."),
+    "deceive_authority": N_("I can't help you deceive the CNIL. You must cooperate with the supervisory authority (Art. 31); fabricating or back-dating a record of processing, an impact assessment or consent proofs is forgery (French Criminal Code, art. 441-1), and obstructing the CNIL is an offence under the French Data Protection Act. Better to acknowledge what is missing and present a dated compliance plan: I can help you build it."),
+    "discrimination": N_("I can't help you exclude people on that ground. Processing data about health, ethnic origin, religion, sexual orientation or trade-union membership is prohibited in principle (Art. 9), and excluding someone on those grounds is unlawful discrimination in France (Criminal Code, arts. 225-1 and 225-2; Labour Code, art. L. 1132-1 for employment)."),
 }
-
 
 @dataclass(frozen=True)
 class ScopeDecision:
@@ -192,9 +102,9 @@ def fixed_reply(decision: ScopeDecision | str, lang: str) -> str:
     if isinstance(decision, str):
         decision = ScopeDecision(decision)
     if decision.verdict == "abusive":
-        return ABUSE_REPLIES.get(decision.category, ABUSE_REPLIES["deceive_authority"])[lang]
+        return translate(lang, ABUSE_REPLIES.get(decision.category, ABUSE_REPLIES["deceive_authority"]))
     key = decision.verdict if decision.verdict in ("greeting", "thanks", "injection") else "off_topic"
-    return REPLIES[(key, lang)]
+    return translate(lang, REPLIES[key])
 
 
 def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str, str, str]]:

@@ -21,9 +21,10 @@ from ..retrieval.embeddings import limit_blas_threads
 from ..retrieval.query import QuestionInfo, analyze_question
 from ..retrieval.retriever import HybridRetriever, Retrieval
 from ..retrieval.text import detect_language
+from ..texts import N_, translate
 from ..types import Answer, Chunk, Citation, Hit
 from .citations import MARKER, mentioned_articles, verify_answer
-from .composer import LABELS, Composer
+from .composer import Composer, label
 from .conversations import ConversationStore
 from .referral import build_referral
 from .scope import ScopeClassifier, ScopeDecision, check_rules, fixed_reply
@@ -32,14 +33,7 @@ log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 LEXICAL_CONFIDENT = 6.0  # BM25 score of the best lexical match above which the question is covered
 
-NO_ANSWER = {
-    "fr": ("Je ne trouve rien d'assez fiable dans le RGPD, les décisions de la CNIL ou notre FAQ pour répondre à "
-           "cette question. Reformulez-la, ou faites-vous accompagner par un délégué à la protection des données "
-           "(DPO) : nous pouvons vous mettre en relation avec un DPO partenaire."),
-    "en": ("I cannot find anything reliable enough in the GDPR, the CNIL's decisions or our FAQ to answer this "
-           "question. Try rephrasing it, or get help from a data protection officer (DPO): we can put you in "
-           "touch with a partner DPO."),
-}
+NO_ANSWER = N_("I cannot find anything reliable enough in the GDPR, the CNIL's decisions or our FAQ to answer this question. Try rephrasing it, or get help from a data protection officer (DPO): we can put you in touch with a partner DPO.")
 
 
 def validate_question(question, max_chars: int) -> str:
@@ -190,7 +184,7 @@ class AnswerService:
             info["removed"] = v.violations
         text, used = renumber_markers(v.text, sources)
         if notice:
-            text = f"{text}\n\n_{LABELS[info.get('lang', 'fr')]['notice']}_"
+            text = f"{text}\n\n_{label(info.get('lang', 'fr'), 'notice')}_"
         return Written(text, used, info)
 
     def _write(self, p: Prepared, use_llm: bool = True) -> Written:
@@ -198,7 +192,7 @@ class AnswerService:
         if p.status == "out_of_scope":
             return Written(fixed_reply(p.scope, p.lang), [], {"writer": "fixed", "scope": p.scope.verdict})
         if p.status == "no_answer":
-            return Written(NO_ANSWER[p.lang], [], {"writer": "fixed"})
+            return Written(translate(p.lang, NO_ANSWER), [], {"writer": "fixed"})
         if self.llm is not None and use_llm:
             try:
                 text = self.llm.write(redact(p.question)[0], p.lang, p.hits)
@@ -303,7 +297,7 @@ class AnswerService:
             self.count("llm_fallbacks")
             return None
         written = self._verified(text, sources, {"writer": "llm", "lang": p.lang}, notice=True)
-        notice = f"\n\n_{LABELS[p.lang]['notice']}_"
+        notice = f"\n\n_{label(p.lang, 'notice')}_"
         yield "token", {"text": notice}
         return written
 
