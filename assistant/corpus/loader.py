@@ -16,6 +16,7 @@ from ..types import KINDS, LANGS, SourceDoc
 
 OFFICIAL_HOSTS = ("eur-lex.europa.eu", "data.europa.eu", "www.cnil.fr", "cnil.fr",
                   "www.legifrance.gouv.fr", "legifrance.gouv.fr")
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: 10x faster, same result
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.S)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*-(fr|en)$")
 # "art. 33", "Art. 33", "article 33", "articles 33" (the number that follows is a GDPR article)
@@ -46,7 +47,7 @@ def parse_document(path: Path, root: Path | None = None) -> SourceDoc:
     if not m:
         fail("no YAML front matter (the file must start with a '---' line and close it with another)")
     try:
-        fm = yaml.safe_load(m.group(1))
+        fm = yaml.load(m.group(1), Loader=SAFE_LOADER)
     except yaml.YAMLError as e:
         fail(f"front matter is not valid YAML ({str(e).splitlines()[0]})")
     if not isinstance(fm, dict):

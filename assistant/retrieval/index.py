@@ -14,6 +14,7 @@ not in their own generation, so a half-finished cleanup is harmless.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from .lexical import BM25Index
 from .rerank import Ranker
 
 BUILD_COMMAND = "gdpr-assistant index"
+MODELS_VERSION = 1  # bump when the ranker's or the scope classifier's training changes
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,15 @@ class BuildReport:
     documents: int
     official_languages: tuple[str, ...]
     seconds: float
+    models_from: str = ""  # the generation whose ranker and scope classifier were reused, if any
 
     def summary(self) -> str:
         """One line for the CLI."""
         off = ", ".join(self.official_languages) or "none (bundled corpus only)"
+        models = f"models reused from {self.models_from}" if self.models_from else "models trained"
         return (f"index {self.generation}: {self.chunks} chunks from {self.documents} documents "
                 f"(official text: {off}); embedded {self.embedded}, reused {self.reused}, "
-                f"removed {self.removed} in {self.seconds:.1f} s")
+                f"removed {self.removed}; {models}; in {self.seconds:.1f} s")
 
 
 @dataclass
@@ -128,7 +132,51 @@ class TextVectors:
         return len(stale)
 
 
-def build_index(settings, embedder, store, progress: bool = False) -> BuildReport:
+RETRAIN_SHARE = 0.05  # more changed documents than this share (or new training files) retrain the models
+
+
+def _fingerprints(docs, chunks) -> dict:
+    """What the trained models depend on: each document's content, the official text, the training files."""
+    from ..answer.scope import EXAMPLES
+    from .rerank import FEATURES
+    from .training import LABELLED, PARAPHRASES
+
+    def digest(*parts) -> str:
+        h = hashlib.sha256()
+        for p in parts:
+            h.update(repr(p).encode("utf-8"))
+        return h.hexdigest()[:16]
+
+    files = [f.read_bytes() if f.exists() else b"" for f in (EXAMPLES, LABELLED, PARAPHRASES)]
+    return {"documents": {d.id: digest(d.title, d.body, d.articles, sorted(d.extra.items(), key=str)) for d in docs},
+            "official": digest(sorted(c.id for c in chunks if c.kind in ("gdpr_article", "gdpr_recital"))),
+            "training": digest(files, FEATURES, MODELS_VERSION)}
+
+
+def _reusable_models(index_dir: Path, previous: str | None, prints: dict, embedder_name: str) -> Path | None:
+    """The previous generation's directory when its ranker and scope model still fit this build.
+
+    They do when the training files and the official text are the same and only a few documents
+    changed: the models' features are similarities and ranks, not the documents themselves, so a
+    corrected FAQ answer does not need an index build to retrain them (and takes seconds, not a minute).
+    """
+    if previous is None:
+        return None
+    d = index_dir / previous
+    try:
+        old = json.loads((d / "fingerprints.json").read_text(encoding="utf-8"))
+        built = json.loads((d / "build.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if built.get("embedder") != embedder_name or old.get("training") != prints["training"] \
+            or old.get("official") != prints["official"] or not (d / "ranker.json").exists():
+        return None
+    before, now = old.get("documents", {}), prints["documents"]
+    changed = {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
+    return d if len(changed) <= RETRAIN_SHARE * max(1, len(now)) else None
+
+
+def build_index(settings, embedder, store, progress: bool = False, retrain: bool = False) -> BuildReport:
     """Build (incrementally) and switch to a new index generation; atomic for readers.
 
     Steps: chunk the corpus and the imported official text, embed the chunks not yet in the vector
@@ -191,23 +239,35 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
                          glossary=glossary, info={"embedder": embedder.name}, keys=keys, key_lexical=key_lexical,
                          path=tmp,
                          vectors=(chunk_vectors, key_vectors))
-        from ..answer.scope import train_scope_classifier
+        from ..answer.scope import MODEL_FILE, train_scope_classifier
         from .training import train_ranker
 
-        t2 = time.perf_counter()
-        ranker = train_ranker(settings, embedder, store, data, docs, texts)
-        _write_json(tmp / "ranker.json", ranker.to_json() if ranker else None)
-        timings["train_ranker"] = time.perf_counter() - t2
-        t3 = time.perf_counter()
-        scope_info = train_scope_classifier(
-            docs, texts, lambda text, lang: retriever_text(text), tmp)
-        timings["train_scope"] = time.perf_counter() - t3
         previous = current_generation(index_dir)
+        prints = _fingerprints(docs, chunks)
+        _write_json(tmp / "fingerprints.json", prints)
+        reuse = None if retrain else _reusable_models(index_dir, previous, prints, embedder.name)
+        if reuse is not None:
+            old = json.loads((reuse / "build.json").read_text(encoding="utf-8"))
+            shutil.copy2(reuse / "ranker.json", tmp / "ranker.json")
+            if (reuse / MODEL_FILE).exists():
+                shutil.copy2(reuse / MODEL_FILE, tmp / MODEL_FILE)
+            ranker_info = {**(old.get("ranker") or {}), "reused_from": reuse.name} if old.get("ranker") else None
+            scope_info = {**old.get("scope", {}), "reused_from": reuse.name}
+        else:
+            t2 = time.perf_counter()
+            ranker = train_ranker(settings, embedder, store, data, docs, texts)
+            _write_json(tmp / "ranker.json", ranker.to_json() if ranker else None)
+            ranker_info = ranker.info if ranker else None
+            timings["train_ranker"] = time.perf_counter() - t2
+            t3 = time.perf_counter()
+            scope_info = train_scope_classifier(
+                docs, texts, lambda text, lang: retriever_text(text), tmp)
+            timings["train_scope"] = time.perf_counter() - t3
         number = int(previous.split("-")[1]) + 1 if previous else 1
         generation = f"gen-{number:06d}"
         info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),
                 "documents": len(docs), "official": [t.lang for t in official], "keys": len(keys),
-                "ranker": ranker.info if ranker else None, "scope": scope_info, "texts_embedded": texts.embedded,
+                "ranker": ranker_info, "scope": scope_info, "texts_embedded": texts.embedded,
                 "seconds": {k: round(v, 2) for k, v in timings.items()},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _write_json(tmp / "build.json", info)
@@ -229,13 +289,15 @@ def build_index(settings, embedder, store, progress: bool = False) -> BuildRepor
     stale = [i for i in stored if i not in live]
     if stale:
         store.delete(stale)
-    texts.drop_unused()
+    if reuse is None:  # a build that reused the models did not embed the training texts: keep them cached
+        texts.drop_unused()
     for old in index_dir.glob("gen-*"):
         if old.name not in (generation, previous):
             shutil.rmtree(old, ignore_errors=True)
     return BuildReport(generation=generation, chunks=len(chunks), embedded=len(new),
                        reused=len(chunks) - len(new), removed=len(stale), documents=len(docs),
-                       official_languages=tuple(t.lang for t in official), seconds=time.perf_counter() - t0)
+                       official_languages=tuple(t.lang for t in official), seconds=time.perf_counter() - t0,
+                       models_from=reuse.name if reuse is not None else "")
 
 
 def load_index(index_dir: Path) -> IndexData:
