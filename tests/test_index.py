@@ -124,3 +124,23 @@ def test_retrieval_crosses_languages_through_the_glossary(settings):
     assert "faq-breach-72-hours-en" in [h.chunk.doc_id for h in r.hits[:3]]  # found through "fuite"/"leak"
     assert all(h.chunk.lang == "en" for h in r.hits if h.chunk.kind in ("faq", "guide"))  # the question's language
     assert len({h.chunk.group for h in r.hits}) == len(r.hits)  # one per group
+
+
+def test_models_are_reused_when_few_documents_change(settings):
+    """A corrected answer does not retrain the ranker and scope classifier; many changes or --retrain do."""
+    emb = HashEmbedder()
+    first = build(settings, emb)
+    assert first.models_from == "" and (settings.index_dir / first.generation / "scope.joblib").exists()
+    docs = sorted((settings.corpus_dir / "faq" / "en").glob("*.md"))
+    docs[0].write_text(docs[0].read_text(encoding="utf-8").replace("\n\n## ", " Corrected.\n\n## ", 1),
+                       encoding="utf-8")
+    second = build(settings, emb)
+    assert second.embedded >= 1 and second.models_from == first.generation
+    assert (settings.index_dir / second.generation / "scope.joblib").read_bytes() == \
+        (settings.index_dir / first.generation / "scope.joblib").read_bytes()
+    third = build_index(settings, emb, open_store(settings, emb.name), retrain=True)
+    assert third.models_from == ""
+    for d in sorted(settings.corpus_dir.rglob("*.md")):  # every document changes: far more than 5 %
+        if d.name != "README.md":
+            d.write_text(d.read_text(encoding="utf-8").rstrip() + "\n\nReviewed.\n", encoding="utf-8")
+    assert build(settings, emb).models_from == ""

@@ -132,7 +132,7 @@ class TextVectors:
         return len(stale)
 
 
-RETRAIN_SHARE = 0.05  # more changed documents than this share (or new training files) retrain the models
+RETRAIN_SHARE = 0.05  # more changed documents than this share (and than 2), or new training files, retrain
 
 
 def _fingerprints(docs, chunks) -> dict:
@@ -173,7 +173,7 @@ def _reusable_models(index_dir: Path, previous: str | None, prints: dict, embedd
         return None
     before, now = old.get("documents", {}), prints["documents"]
     changed = {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
-    return d if len(changed) <= RETRAIN_SHARE * max(1, len(now)) else None
+    return d if len(changed) <= max(2, RETRAIN_SHARE * len(now)) else None
 
 
 def build_index(settings, embedder, store, progress: bool = False, retrain: bool = False) -> BuildReport:
