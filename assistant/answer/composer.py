@@ -54,6 +54,13 @@ ENUMERATION = re.compile(r"(?<=[;:])\s+(?=(?:[a-z]|\d{1,2}|[ivx]{1,4})\)\s)")
 YES_NO_CONFIDENCE = 0.6
 SAME_QUESTION = 0.7  # ...and when the visitor's question covers this much of the source's own question
 MIN_PROVISION_RELEVANCE = 0.15  # share of the question's (weighted) words a quoted provision must contain
+def key_fact_test(info: QuestionInfo):
+    """What the first sentence must state for this question: a duration, an amount, or nothing in particular."""
+    kinds = [info.type] if info.type in ("deadline", "amount") else sorted(info.wants)
+    tests = {"deadline": has_duration, "amount": has_amount}
+    return tests.get(kinds[0]) if kinds else None
+
+
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
 SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
@@ -221,7 +228,7 @@ class Composer:
                             lead_text: str) -> tuple[str, Chunk] | None:
         """When the lead does not state the deadline or amount asked for, the best sentence of the next
         sources (same language, FAQ or guide) that does, with its source."""
-        test = {"deadline": has_duration, "amount": has_amount}.get(info.type)
+        test = key_fact_test(info)
         if test is None or test(lead_text):
             return None
         best = None
@@ -229,12 +236,15 @@ class Composer:
             c = h.chunk
             if c.kind not in ("faq", "guide") or c.lang != lang:
                 continue
-            for line in first_paragraph(c.text).splitlines() + c.text.splitlines():
-                for sent in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
-                    if test(sent) and len(sent) > 25:
-                        score = self.relevance(q_stems, sent, lang)
-                        if best is None or score > best[0]:
-                            best = (score, sent, c)
+            parts = [x for x in self.doc_chunks.get(c.doc_id, [c]) if x.lang == c.lang and
+                     not x.section.lower().startswith(("source", "articles li", "related"))]
+            for part in parts:
+                for line in part.text.splitlines():
+                    for sent in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
+                        if test(sent) and len(sent) > 25:
+                            score = self.relevance(q_stems, sent, lang)
+                            if best is None or score > best[0]:
+                                best = (score, sent, part)
         return (best[1], best[2]) if best and best[0] > 0 else None
 
     def same_question(self, question: str, c: Chunk, lang: str) -> float:
@@ -257,7 +267,7 @@ class Composer:
     def _key_fact_first(self, parts: list[str], info: QuestionInfo, q_stems: set[str], lang: str,
                         chunk: Chunk) -> list[str]:
         """Put the sentence stating what the question type asks for (deadline, amount) first."""
-        test = {"deadline": has_duration, "amount": has_amount}.get(info.type)
+        test = key_fact_test(info)
         if test is None or not parts or test(parts[0]):
             return parts
         inside = [i for i, s in enumerate(parts) if test(s)]

@@ -24,6 +24,9 @@ _DEADLINE = re.compile(
     r"delais?|jusqu.a\s+quand|quelle\s+duree|duree\s+(de|max)|a\s+partir\s+de\s+quand|des\s+quand|"
     r"how\s+long|how\s+much\s+time|how\s+many\s+(days|hours|weeks|months|years)|deadline|time\s*limit|"
     r"within\s+how|by\s+when|how\s+quickly|how\s+soon|how\s+fast|retention\s+period|garder\s+combien|keep\s+.{0,40}\s+for\s+how)")
+# "... and when?", "et quand ?": a multi-part question that also asks for a deadline.
+_WHEN = re.compile(r"\b((and|et|mais)\s+(when|quand|dans\s+quel\s+delai|sous\s+quel\s+delai|en\s+combien\s+de\s+temps)|"
+                   r"when\s+exactly|by\s+when|a\s+partir\s+de\s+quand)\b")
 _COMPARISON = re.compile(r"\b(difference|differences|distinguer|versus|vs\.?|compare[rz]?|comparison|ou\s+bien)\b")
 _DEFINITION = re.compile(
     r"^(c.est\s+quoi|qu.est[- ]ce\s+qu|que\s+(veut|signifie)|ca\s+veut\s+dire\s+quoi|what\s+is\s+(an?\s+|the\s+)?"
@@ -84,6 +87,7 @@ class QuestionInfo:
     articles: tuple[int, ...]
     durations: tuple[float, ...]  # in hours
     folded: str
+    wants: frozenset = frozenset()  # every key fact asked for, also in other parts: {"deadline", "amount"}
 
 
 def question_type(question: str) -> str:
@@ -106,8 +110,11 @@ def analyze_question(question: str) -> QuestionInfo:
     yesno = bool(_YESNO.search(asked.strip())) and not _WH.match(asked.strip()) and not _OPEN.search(asked)
     if kind == "other" and yesno:
         kind = "yesno"
+    wants = {name for name, pattern in (("deadline", _DEADLINE), ("amount", _AMOUNT)) if pattern.search(q)}
+    if _WHEN.search(q):
+        wants.add("deadline")
     return QuestionInfo(type=kind, yesno=yesno, articles=tuple(int(n) for n in ARTICLE_MENTION.findall(q)),
-                        durations=tuple(durations_in(q)), folded=q)
+                        durations=tuple(durations_in(q)), folded=q, wants=frozenset(wants))
 
 
 def duration_spans(text: str) -> list[tuple[float, str]]:
