@@ -106,3 +106,48 @@ def test_no_sentence_of_the_regulation_is_copied(docs):
                 copied.append((d.path, " ".join(words[i:i + 10])))
                 break
     assert copied == []
+
+
+def _doc(docs, doc_id):
+    return next(d for d in docs if d.id == doc_id)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_decision_facts_checked_against_the_deliberations(docs, lang):
+    """Articles confirmed in stored copies of the deliberations (docs/cnil-decision-sources.md)."""
+    breached = {slug: set(_doc(docs, f"decision-cnil-{slug}-{lang}").extra["articles_breached"])
+                for slug in ("2022-clearview-ai", "2026-free-mobile", "2020-performeclic", "2019-futura-internationale")}
+    assert 31 in breached["2022-clearview-ai"]  # failure to cooperate with the CNIL
+    assert 5 in breached["2026-free-mobile"]  # retention, art. 5(1)(e)
+    assert 14 in breached["2020-performeclic"]  # information when data are not obtained from the person
+    assert 31 in breached["2019-futura-internationale"]
+
+
+def test_enterprise_for_fines_is_the_group(docs):
+    fr, en = _doc(docs, "glossary-enterprise-fr"), _doc(docs, "glossary-enterprise-en")
+    for d in (fr, en):
+        assert "C-807/21" in d.body and ("150" in d.body)
+    assert "groupe" in fr.body and "group" in en.body
+
+
+def test_prior_consultation_periods_are_exact(docs):
+    fr = _doc(docs, "faq-dpia-prior-consultation-fr").body.split("\n\n")[0]
+    en = _doc(docs, "faq-dpia-prior-consultation-en").body.split("\n\n")[0]
+    for needle in ("huit semaines", "six semaines", "mois"):
+        assert needle in fr, needle
+    for needle in ("eight weeks", "six weeks", "month"):
+        assert needle in en, needle
+
+
+def test_cse_is_informed_and_consulted(docs):
+    fr = _doc(docs, "faq-basis-employee-consent-fr").body
+    assert "L. 2312-38" in fr and "consulté" in fr
+
+
+@pytest.mark.parametrize("slug", ["ai-generative-tools-at-work", "hr-whistleblowing-channel", "marketing-loyalty-programme",
+                                  "cookies-google-analytics-transfers", "calls-recording-customer-calls",
+                                  "housing-tenant-application-file", "hr-telework-byod", "hr-staff-photos-website"])
+def test_new_faq_topics_exist_in_both_languages(docs, slug):
+    for lang in ("fr", "en"):
+        d = _doc(docs, f"faq-{slug}-{lang}")
+        assert d.extra["questions"] and d.url.startswith("https://")
