@@ -263,6 +263,9 @@ FIELDS: tuple[Setting, ...] = (
             check=_rate_limit_check),
     Setting("signin_rate_limit", "ASSISTANT_SIGNIN_RATE_LIMIT", str, "10/minute",
             "Sign-in form posts (password or code) one client address may make.", check=_rate_limit_check),
+    Setting("referral_rate_limit", "ASSISTANT_REFERRAL_RATE_LIMIT", str, "10/minute;30/day",
+            "Posts of the find-a-DPO form (/dpo: the need, the choice, the consent) one client address may make.",
+            check=_rate_limit_check),
     Setting("signin_max_failures", "ASSISTANT_SIGNIN_MAX_FAILURES", int, 5,
             "Failed sign-ins (password or code) on one account, within ASSISTANT_SIGNIN_LOCKOUT_MINUTES, "
             "that lock it until that window has passed.", minimum=1, maximum=100),
@@ -341,6 +344,7 @@ class Settings:
     chat_rate_limit: str
     conversation_rate_limit: str
     signin_rate_limit: str
+    referral_rate_limit: str
     signin_max_failures: int
     signin_max_failures_per_ip: int
     signin_lockout_minutes: int
