@@ -2,11 +2,13 @@
 
 A feature owns its tables in ``assistant/<feature>/models.py``; add its import here when you create
 one, then write the migration with ``gdpr-assistant db revision "what changed"``. Planned:
-``matching`` (partners, referrals), ``newsletter`` (subscribers, consent proofs).
+``newsletter`` (subscribers, consent proofs).
 """
 
 from .accounts.models import SignInEvent, User, UserSession
 from .chat.models import Exchange, Feedback
 from .db import Base
+from .matching.models import ConsentRecord, Lead, LeadAccess, Partner, Referral
 
-__all__ = ["Base", "Exchange", "Feedback", "SignInEvent", "User", "UserSession"]
+__all__ = ["Base", "ConsentRecord", "Exchange", "Feedback", "Lead", "LeadAccess", "Partner", "Referral", "SignInEvent",
+           "User", "UserSession"]

@@ -1,7 +1,8 @@
 """Flask app factory: ``create_app(settings, services=None)``; the services are built once, before any request.
 
 Blueprints: pages (chat, embed, widget), api (JSON and SSE), sources (cited texts), accounts (sign
-in and out), admin (operators) and partner (partner users). They validate input and call the services
+in and out), admin (operators, with matching_admin's partner pages), partner (partner users) and
+matching (/dpo, find a DPO). They validate input and call the services
 (``current_services()``); they hold no logic. Errors are answered by ``errors.py`` (JSON for the API,
 an HTML page otherwise); ``security.py`` gives every route CSRF protection, a rate limit and the
 security headers; ``i18n.py`` picks the language. Behind a reverse proxy, TRUSTED_PROXIES makes
@@ -45,15 +46,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     from . import errors, i18n, security
     from .accounts import bp as accounts_bp
+    from . import matching_admin  # noqa: F401  (adds the partner and referral pages to admin.bp)
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .matching import bp as matching_bp
     from .pages import bp as pages_bp
     from .partner import bp as partner_bp
     from .sources import bp as sources_bp
 
     i18n.init_app(app)
     errors.init_app(app)
-    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp):
+    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp, matching_bp):
         app.register_blueprint(blueprint)
     security.csrf.exempt(api_bp)  # the API checks origins and page tokens itself (security.check_api_request)
     security.init_app(app, settings)  # last: it attaches rate limits to the registered views

@@ -64,6 +64,23 @@ def _store(question: str, answer: dict, verification: dict | None = None) -> str
     return None
 
 
+def _with_partners(body: dict, question: str) -> dict:
+    """When the answer offers a referral, its ``partners``: the best matches for the question, with why.
+
+    Matching failing (database down, schema behind) never loses the answer: the list stays empty.
+    """
+    referral = body.get("referral")
+    if not referral:
+        return body
+    try:
+        referral["partners"] = current_services().matching.suggest_for_question(question, body.get("language", "fr"))
+    except AssistantError as e:
+        log.error("no partners suggested: %s", e.message)
+    except SQLAlchemyError as e:
+        log.error("no partners suggested: %s", type(e).__name__)
+    return body
+
+
 def _with_html(body: dict) -> dict:
     """The answer's ``answer_html``, its markers linking to ``#<cite_prefix><n>`` (unique to this answer)."""
     body["cite_prefix"] = f"cite-{body.get('answer_id') or new_id()[:12]}-"
@@ -78,7 +95,7 @@ def chat():
     """Answer one message: {message, conversation_id?} -> the answer contract (+ conversation_id, answer_id)."""
     message, cid = _chat_input(_json_body())
     answer = current_services().answers.ask(message, conversation_id=cid, keep=True)
-    body = answer.to_dict()
+    body = _with_partners(answer.to_dict(), message)
     body["answer_id"] = _store(message, body, answer.verification)
     return jsonify(_with_html(body))
 
@@ -104,7 +121,7 @@ def chat_stream():
             for name, data in events:
                 if name == "done":
                     answer = data  # the engine's done event carries the Answer
-                    data = answer.to_dict()
+                    data = _with_partners(answer.to_dict(), message)
                     data["answer_id"] = _store(message, data, answer.verification)
                     data = _with_html(data)
                 yield _sse(name, data)

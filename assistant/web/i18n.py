@@ -59,6 +59,7 @@ def script_texts() -> dict:
         "down": _("Not helpful"), "comment": _("A comment (optional, no personal data)"),
         "send": _("Send feedback"), "thanks": _("Thank you for your feedback."),
         "failed": _("Something went wrong: "), "referral": _("Need a professional?"),
+        "partners": _("Suggested partner DPOs"), "why": _("Why this DPO"), "findDpo": _("Find a DPO"),
         "announce": _("New answer from the assistant: "), "empty": _("Type a question."),
         "long": _("The question is over 2,000 characters."), "interrupted": _("the answer was interrupted"),
         "citation": _("source %(n)s", n="{n}"),

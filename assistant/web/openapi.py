@@ -79,7 +79,16 @@ def openapi_document() -> dict:
                 "updated": {"type": "string"}, "score": {"type": "number", "minimum": 0, "maximum": 1}}},
             "Referral": {"type": ["object", "null"], "properties": {
                 "reason": {"type": "string"}, "code": {"type": "string"},
-                "partners": {"type": "array", "items": {"type": "object"}}}},
+                "partners": {"type": "array", "items": {"$ref": "#/components/schemas/Partner"},
+                             "description": "the best partner DPOs for the question (at most 3), best first; "
+                                            "the visitor chooses and consents on /dpo"}}},
+            "Partner": {"type": "object", "required": ["id", "name", "score", "why"], "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"},
+                "score": {"type": "number", "minimum": 0, "maximum": 1,
+                          "description": "weighted match score (sector, specialisms, size, certification, budget, "
+                                         "region, text similarity)"},
+                "why": {"type": "array", "items": {"type": "string"},
+                        "description": "the top reasons, in the answer's language"}}},
             "Answer": {"type": "object", "required": ["answer", "language", "status", "citations", "timings_ms"],
                        "properties": {
                            "answer": {"type": "string", "description": "Markdown"},

@@ -74,10 +74,26 @@
     box.hidden = false;
     box.appendChild(element("h3", "", TEXT.referral));
     box.appendChild(element("p", "", referral.reason));
-    (referral.partners || []).forEach(function (p) {
-      var item = element("p", "partner", p.name + (p.why && p.why.length ? " – " + p.why.join(", ") : ""));
-      box.appendChild(item);
-    });
+    var partners = referral.partners || [];
+    if (partners.length) {
+      var ul = element("ul", "partners");
+      ul.setAttribute("aria-label", TEXT.partners);
+      partners.forEach(function (p) {
+        var li = element("li", "partner");
+        li.appendChild(element("p", "partner-name", p.name));
+        if (p.why && p.why.length) {
+          var why = element("ul", "why");
+          why.setAttribute("aria-label", TEXT.why);
+          p.why.forEach(function (reason) { why.appendChild(element("li", "", reason)); });
+          li.appendChild(why);
+        }
+        ul.appendChild(li);
+      });
+      box.appendChild(ul);
+    }
+    var go = linkTarget(element("a", "dpo-button", TEXT.findDpo));
+    go.href = "/dpo?from=chat&topic=" + encodeURIComponent(referral.code || "") + "&lang=" + lang;
+    box.appendChild(go);
   }
 
   function renderFeedback(box, answerId) {
