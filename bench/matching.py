@@ -24,7 +24,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 
 from assistant.matching import scoring  # noqa: E402
 from assistant.matching.scoring import Need, PartnerSnapshot  # noqa: E402
@@ -62,19 +61,19 @@ def ours(needs, partners, need_vecs, profile_matrix) -> list[list[str]]:
     """Matrix similarities, then the pure ranking."""
     sims = need_vecs @ profile_matrix.T  # one product for every lead and partner
     ids = [p.id for p in partners]
-    return [[m.id for m in scoring.rank(need, partners, dict(zip(ids, row.tolist())), TODAY)]
-            for need, row in zip(needs, sims)]
+    return [[m.id for m in scoring.rank(need, partners, dict(zip(ids, row.tolist(), strict=False)), TODAY)]
+            for need, row in zip(needs, sims, strict=False)]
 
 
 def naive(needs, partners, need_vecs, profile_matrix) -> list[list[str]]:
     """Plain Python cosines per pair, every partner scored, the full list sorted."""
     profiles = [list(map(float, v)) for v in profile_matrix]
     out = []
-    for need, qv in zip(needs, need_vecs):
+    for need, qv in zip(needs, need_vecs, strict=False):
         q = list(map(float, qv))
         scored = []
-        for p, pv in zip(partners, profiles):
-            dot = sum(a * b for a, b in zip(q, pv))
+        for p, pv in zip(partners, profiles, strict=False):
+            dot = sum(a * b for a, b in zip(q, pv, strict=False))
             cos = dot / (math.sqrt(sum(a * a for a in q)) * math.sqrt(sum(b * b for b in pv)) or 1.0)
             m = scoring.score_partner(need, p, cos, TODAY)
             if scoring.refusal(need, p, TODAY) is None:

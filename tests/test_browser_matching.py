@@ -12,7 +12,6 @@ import time
 import urllib.request
 
 import pytest
-
 from test_browser import AXE, PASSWORD, axe, axe_page, browser, free_port, page, shot  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -15,7 +15,13 @@ from sqlalchemy import func, select
 
 from assistant.accounts import credentials
 from assistant.matching.models import ConsentRecord, Lead, LeadAccess, Partner, Referral
-from assistant.matching.service import CONSENT_VERSION, ReferralInvalid, consent_text, parse_request, text_hash
+from assistant.matching.service import (
+    CONSENT_VERSION,
+    ReferralInvalid,
+    consent_text,
+    parse_request,
+    text_hash,
+)
 from assistant.web import SERVICES_KEY
 
 PASSWORD = "correct horse battery staple"

@@ -109,7 +109,7 @@ def test_only_near_equal_scores_are_reordered():
     ps = [partner("a", load=3), partner("b", load=0, sizes=frozenset())]  # b is 0.10 lower: not an equal
     assert [m.id for m in rank(NEED, ps, {}, TODAY)] == ["a", "b"]
     close = [partner("a", load=3), partner("b", load=0)]
-    ms = [score_partner(NEED, p, s, TODAY) for p, s in zip(close, (0.1, 0.1 - TIE_MARGIN / WEIGHTS["text"] / 2))]
+    ms = [score_partner(NEED, p, s, TODAY) for p, s in zip(close, (0.1, 0.1 - TIE_MARGIN / WEIGHTS["text"] / 2), strict=False)]
     assert [m.id for m in order_fairly(ms)] == ["b", "a"]
 
 

@@ -350,11 +350,11 @@ class MatchingService:
             missing = [p for p in partners if self._vectors.get(p.id, ("",))[0] != profile_key(p)]
             if missing:
                 vecs = self.embedder.embed_documents([profile_text(p) for p in missing])
-                for p, v in zip(missing, vecs):
+                for p, v in zip(missing, vecs, strict=False):
                     self._vectors[p.id] = (profile_key(p), np.asarray(v, dtype=np.float32))
             matrix = np.stack([self._vectors[p.id][1] for p in partners])
         q = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
-        return dict(zip((p.id for p in partners), (float(x) for x in matrix @ q)))
+        return dict(zip((p.id for p in partners), (float(x) for x in matrix @ q), strict=False))
 
     def suggest(self, need: Need, limit: int = 3, exclude: set[str] | frozenset[str] = frozenset()) -> list[Match]:
         """The best partners for ``need`` (hard filters, weighted score, fairness)."""

@@ -44,9 +44,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    from . import errors, i18n, security
+    from . import (
+        errors,
+        i18n,
+        matching_admin,  # noqa: F401  (adds the partner and referral pages to admin.bp)
+        security,
+    )
     from .accounts import bp as accounts_bp
-    from . import matching_admin  # noqa: F401  (adds the partner and referral pages to admin.bp)
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .matching import bp as matching_bp

@@ -16,7 +16,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..errors import InputError
 from ..matching import scoring
-from ..matching.service import CONSENT_VERSION, MAX_CHOSEN, ReferralInvalid, ReferralRequest, consent_text, parse_request
+from ..matching.service import (
+    CONSENT_VERSION,
+    MAX_CHOSEN,
+    ReferralInvalid,
+    ReferralRequest,
+    consent_text,
+    parse_request,
+)
 from . import current_services
 from .i18n import page_language
 from .security import limited
