@@ -28,6 +28,7 @@ from .config import Settings, with_development_keys
 from .db import Database
 from .errors import VectorStoreUnavailable
 from .jobs import JobQueue, build_job_queue
+from .matching.service import MatchingService
 from .privacy.crypto import FieldCipher, KeyedHasher
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
@@ -54,6 +55,7 @@ class Services:
     embedder: Embedder | None
     conversations: ConversationStore | None
     answers: AnswerService | None
+    matching: MatchingService | None = None  # partners, referrals, leads (built last: it uses the others)
 
     def close(self) -> None:
         """Stop background jobs and release pooled connections (end of a command or a test)."""
@@ -99,6 +101,8 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
         conversations=answers.conversations if answers is not None else overrides.get("conversations"),
         answers=answers,
     )
+    services.matching = given("matching", lambda: build_matching(
+        settings, database, services.embedder, cipher, hasher, getattr(services, "mailer", None)))
     services.jobs.bind(services)
     if engine:
         services.jobs.start()
@@ -135,8 +139,20 @@ def build_retention(settings: Settings) -> RetentionRegistry:
     """Every feature's retention rules, in the order `purge` applies them."""
     from .accounts.retention import retention_rules as accounts_rules
     from .chat.retention import retention_rules as chat_rules
+    from .matching.retention import retention_rules as matching_rules
 
-    return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days)])
+    return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days),
+                              *matching_rules()])
+
+
+def build_matching(settings: Settings, database: Database, embedder: Embedder | None, cipher: FieldCipher,
+                   hasher: KeyedHasher, mailer) -> MatchingService:
+    """Partner matching and referrals: the directory in the database, the answers' embedder for text
+    similarity (None in a job worker: no similarity needed there), contact data through the cipher,
+    lead e-mails through the outbox; lead links signed with SECRET_KEY, absolute over PUBLIC_ORIGIN."""
+    settings = with_development_keys(settings)
+    return MatchingService(database, embedder, cipher, hasher, mailer, settings.secret_key.reveal(),
+                           public_origin=settings.public_origin or f"http://{settings.host}:{settings.port}")
 
 
 def build_embedder(settings: Settings) -> Embedder:

@@ -26,14 +26,15 @@ def ask(ctx, question, as_json):
 
         validate_question(question, s.max_question_chars)  # bad input fails before the model loads
     service = build_answer_service(s)
+    partners = _Partners(s, service)
     if question != "-":
-        _print_answer(service.ask(question), as_json)
+        _print_answer(service.ask(question), as_json, partners, question)
         return
     failed = 0
     for line in sys.stdin:
         line = line.rstrip("\n")
         try:
-            _print_answer(service.ask(line), as_json)
+            _print_answer(service.ask(line), as_json, partners, line)
         except InputError as e:
             failed += 1
             if as_json:
@@ -45,11 +46,38 @@ def ask(ctx, question, as_json):
         ctx.exit(2)
 
 
-def _print_answer(answer, as_json: bool) -> None:
+class _Partners:
+    """The referral's partners for a question (the directory is opened on the first referral only)."""
+
+    def __init__(self, settings, service):
+        self.settings, self.service, self.matching, self.warned = settings, service, None, False
+
+    def fill(self, question: str, body: dict) -> None:
+        """Put the best partners in ``body["referral"]["partners"]`` (a note on stderr when the database is not ready)."""
+        if not body.get("referral"):
+            return
+        from ..container import build_cipher, build_database, build_hasher, build_matching
+        from ..errors import AssistantError
+
+        try:
+            if self.matching is None:
+                s = self.settings
+                self.matching = build_matching(s, build_database(s), self.service.retriever.embedder,
+                                               build_cipher(s), build_hasher(s), mailer=None)
+            body["referral"]["partners"] = self.matching.suggest_for_question(question, body.get("language", "fr"))
+        except AssistantError as e:
+            if not self.warned:
+                click.echo(f"note: no partners suggested: {e.message}", err=True)
+                self.warned = True
+
+
+def _print_answer(answer, as_json: bool, partners: _Partners | None = None, question: str = "") -> None:
     if as_json:
         from ..web.markdown import answer_html
 
         body = answer.to_dict()
+        if partners is not None:
+            partners.fill(question, body)
         body["answer_html"] = answer_html(body, "cite-")  # the contract's HTML, as /api/chat gives it
         click.echo(json.dumps(body, ensure_ascii=False))
         return

@@ -8,16 +8,10 @@ from . import cli, settings_of
 
 
 def _matching(ctx):
+    """The services without the answer engine (no index, no model): the directory is all these need."""
     from ..container import build_services
 
-    return build_services(settings_of(ctx), answers=_NoAnswers())
-
-
-class _NoAnswers:
-    """Stands in for the answer service: these commands never answer questions (no index, no model loaded)."""
-
-    retriever = type("R", (), {"embedder": None})()
-    conversations = None
+    return build_services(settings_of(ctx), engine=False)
 
 
 @cli.group()

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, new_id, utcnow
+from ..privacy.crypto import register_encrypted_column
 
 LEAD_STATES = ("offered", "viewed", "accepted", "declined", "expired", "won", "lost")
 # What a partner may do from each state.
@@ -136,3 +137,9 @@ class LeadAccess(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     action: Mapped[str] = mapped_column(String(16))  # view | accept | decline | won | lost | denied | export
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# `gdpr-assistant keys rotate` re-encrypts these with the newest FIELD_KEYS key.
+for _model, _column in ((Partner, "contact_email"), (Referral, "company"), (Referral, "need"),
+                        (Referral, "contact_name"), (Referral, "contact_email"), (Referral, "contact_phone")):
+    register_encrypted_column(_model, _column)

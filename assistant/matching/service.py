@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..db import Database, new_id, utcnow
 from ..errors import InputError
+from ..privacy.validate import valid_siren
 from ..retrieval.text import fold
 from ..texts import N_, translate
 from . import scoring
@@ -91,18 +92,6 @@ class ReferralRequest:
     def to_dict(self) -> dict:
         """A plain dict (for the signed draft the form carries between its steps)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-
-def valid_siren(value: str) -> str:
-    """Nine digits with a good Luhn checksum (python-stdnum), or ValueError saying what is wrong."""
-    from stdnum.exceptions import ValidationError
-    from stdnum.fr import siren
-
-    try:
-        return siren.validate(value)
-    except ValidationError as e:
-        raise ValueError(f"{value!r} is not a valid SIREN ({e.message.rstrip('.').lower()}): "
-                         "it has 9 digits, see your Kbis or annuaire-entreprises.data.gouv.fr") from None
 
 
 def parse_request(data: dict, language: str = "fr") -> ReferralRequest:
@@ -344,7 +333,7 @@ class MatchingService:
 
     def similarities(self, text: str, partners: list[Partner]) -> dict[str, float]:
         """Cosine similarity of ``text`` to each partner's profile (the answers' embedder; profiles cached)."""
-        if not text.strip() or not partners:
+        if self.embedder is None or not text.strip() or not partners:
             return {}
         with self._lock:
             missing = [p for p in partners if self._vectors.get(p.id, ("",))[0] != profile_key(p)]
