@@ -4,6 +4,7 @@
     ask.py     ask, eval                                  db.py     db upgrade | check | revision
     purge.py   purge (the retention registry)            serve.py  serve
     users.py   users create | list | disable            keys.py   keys rotate | generate
+    jobs.py    worker, jobs run-periodic | list
     partners.py partners load-demo | list
 
 Commands build the services they need with ``assistant.container``. Every error ends as one line on
@@ -74,6 +75,7 @@ def main(argv=None) -> int:
     return cli.main(args=argv, standalone_mode=False)
 
 
-from . import ask, corpus, db, index, keys, partners, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
+from . import ask, corpus, db, index, jobs, keys, partners, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
 
-__all__ = ["ask", "cli", "corpus", "db", "index", "keys", "main", "partners", "purge", "serve", "settings_of", "users"]
+__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "partners", "purge", "serve", "settings_of",
+           "users"]

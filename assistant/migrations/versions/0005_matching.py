@@ -4,9 +4,8 @@ Revision ID: 0005
 Revises: 0003
 Create Date: 2026-12-02 12:45:27.818076
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005'
 down_revision = '0003'  # becomes '0004' (mail_outbox) once services-9b lands it
