@@ -198,7 +198,7 @@ def test_every_route_has_a_limit(app):
 
 def test_every_route_answers_429_over_its_limit(make_app):
     app = make_app(min_similarity=0.0, rate_limit="2/minute", chat_rate_limit="2/minute",
-                   signin_rate_limit="2/minute")
+                   signin_rate_limit="2/minute", referral_rate_limit="2/minute")
     client = app.test_client()
     before = count(app, Exchange)
     for rule, url in rules(app):
