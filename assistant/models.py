@@ -8,7 +8,8 @@ one, then write the migration with ``gdpr-assistant db revision "what changed"``
 from .accounts.models import SignInEvent, User, UserSession
 from .chat.models import Exchange, Feedback
 from .db import Base
+from .mail.models import OutboxMessage
 from .matching.models import ConsentRecord, Lead, LeadAccess, Partner, Referral
 
-__all__ = ["Base", "ConsentRecord", "Exchange", "Feedback", "Lead", "LeadAccess", "Partner", "Referral", "SignInEvent",
-           "User", "UserSession"]
+__all__ = ["Base", "ConsentRecord", "Exchange", "Feedback", "Lead", "LeadAccess", "OutboxMessage", "Partner", "Referral",
+           "SignInEvent", "User", "UserSession"]

@@ -1,14 +1,14 @@
 """matching: partners, referrals, leads, consent records, lead access log
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 12:45:27.818076
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0003'  # becomes '0004' (mail_outbox) once services-9b lands it
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
