@@ -467,6 +467,7 @@ class MatchingService:
                                contact_phone=enc(request.contact_phone) if request.contact_phone else None,
                                chosen=chosen, source=request.source, status="open", created_at=now, last_event_at=now)
                 s.add(ref)
+                s.flush()  # the referral row first: the consent record refers to it
                 names = [rows[pid].name for pid in chosen]
                 shown = consent_text(request.language, names)
                 s.add(ConsentRecord(referral_id=ref.id, contact_email_hash=email_hash, partner_ids=chosen,
@@ -478,7 +479,9 @@ class MatchingService:
                 match = scoring.score_partner(need, snaps[first.id], sims.get(first.id, 0.0), now.date())
                 lead = self._offer(s, ref, first, 0, match, now)
                 outbox_id = self.mailer.queue(self._lead_email(first, lead, Email), session=s)
-        except IntegrityError:
+        except IntegrityError as e:
+            if "submission_key" not in str(e.orig):
+                raise
             raise InputError("this request was already sent (the form was submitted twice); nothing more was sent",
                              code="duplicate_submission", http_status=409) from None
         return SentReferral(ref.id, first.name, outbox_id)
