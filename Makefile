@@ -36,6 +36,7 @@ migrate: install
 	$(BIN)/gdpr-assistant --data-dir $(DATA) db upgrade
 
 run: index migrate
+	$(BIN)/gdpr-assistant --data-dir $(DATA) partners load-demo
 	$(BIN)/gdpr-assistant --data-dir $(DATA) serve --port $(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser), and
