@@ -436,3 +436,5 @@ def test_cli_load_demo_and_ask_json_with_partners(runner, settings):
     assert partners and all(p["why"] and {"id", "name", "score", "why"} <= set(p) for p in partners)
     assert partners[0]["name"] in ("Exemple Conseil (fictif)", "Centre Val RGPD (fictif)")  # health specialists
     assert any("santé" in w for w in partners[0]["why"])
+    text = runner.invoke(cli, ["ask", "Je cherche un DPO externe pour ma clinique"], env=env).stdout
+    assert "(fictif) (0." in text and "/dpo" in text  # the plain-text answer lists them too

@@ -72,12 +72,12 @@ class _Partners:
 
 
 def _print_answer(answer, as_json: bool, partners: _Partners | None = None, question: str = "") -> None:
+    body = answer.to_dict()
+    if partners is not None:
+        partners.fill(question, body)
     if as_json:
         from ..web.markdown import answer_html
 
-        body = answer.to_dict()
-        if partners is not None:
-            partners.fill(question, body)
         body["answer_html"] = answer_html(body, "cite-")  # the contract's HTML, as /api/chat gives it
         click.echo(json.dumps(body, ensure_ascii=False))
         return
@@ -86,6 +86,12 @@ def _print_answer(answer, as_json: bool, partners: _Partners | None = None, ques
         click.echo("")
         for i, c in enumerate(answer.citations, start=1):
             click.echo(f"[{i}] {c.ref} – {c.title}\n    {c.url}")
+    referral = body.get("referral")
+    if referral:
+        click.echo(f"\n{referral['reason']}")
+        for p in referral.get("partners") or []:
+            click.echo(f"- {p['name']} ({p['score']:.2f}): {'; '.join(p['why'])}")
+        click.echo("  → /dpo")
 
 
 @cli.command("eval")
