@@ -406,6 +406,7 @@ def test_chat_answer_with_a_referral_lists_partners_with_reasons(app):
     assert partners and {"id", "name", "score", "why"} <= set(partners[0])
     assert partners[0]["why"] and 0 <= partners[0]["score"] <= 1
     assert all(p["name"].endswith(("(fictif)", "(fictitious)")) for p in partners)
+    assert body["referral"]["dpo_url"] == "/dpo?from=chat&topic=intent&kinds=health"  # categories, never the text
     stream = client.post("/api/chat/stream", json={"message": "I need an external DPO for our clinic"}).get_data(True)
     done = json.loads(re.search(r"event: done\ndata: (.*)\n", stream).group(1))
     assert done["referral"]["partners"]

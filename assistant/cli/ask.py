@@ -58,6 +58,9 @@ class _Partners:
             return
         from ..container import build_cipher, build_database, build_hasher, build_matching
         from ..errors import AssistantError
+        from ..matching.service import MatchingService
+
+        body["referral"]["dpo_url"] = MatchingService.dpo_link(question, body["referral"].get("code"))
 
         try:
             if self.matching is None:

@@ -353,6 +353,19 @@ class MatchingService:
         sims = self.similarities(need.text, list(partners))
         return scoring.rank(need, snaps, sims, self.clock().date(), limit=limit, exclude=exclude)
 
+    @staticmethod
+    def dpo_link(question: str, code: str | None) -> str:
+        """The /dpo form's address from a chat answer: the referral's reason and the kinds of data the question
+        is about (categories only: the question itself never goes into a URL)."""
+        from urllib.parse import urlencode
+
+        wanted = scoring.specialisms_in(fold(question))
+        kinds = [k for k, spec in scoring.DATA_KINDS.items() if spec in wanted]
+        query = {"from": "chat", "topic": code or ""}
+        if kinds:
+            query["kinds"] = ",".join(kinds)
+        return "/dpo?" + urlencode(query)
+
     def suggest_for_question(self, question: str, lang: str, limit: int = 3) -> list[dict]:
         """The chat's ``partners``: matches for a question alone (its words and language), as contract dicts."""
         need = Need(language=lang if lang in scoring.LANGUAGES else "fr", text=question,

@@ -72,6 +72,7 @@ def _with_partners(body: dict, question: str) -> dict:
     referral = body.get("referral")
     if not referral:
         return body
+    referral["dpo_url"] = current_services().matching.dpo_link(question, referral.get("code"))
     try:
         referral["partners"] = current_services().matching.suggest_for_question(question, body.get("language", "fr"))
     except AssistantError as e:

@@ -108,7 +108,9 @@ def _suggestions(req: ReferralRequest):
 def form():
     """The short form: company, sector, headcount, region, need, kinds of data, budget, contact."""
     topic = request.args.get("topic", "")
-    values = {"data_kinds": TOPIC_KINDS.get(topic, []), "source": "chat" if request.args.get("from") == "chat" else "dpo"}
+    asked = [k for k in request.args.get("kinds", "").split(",") if k in scoring.DATA_KINDS]
+    kinds = list(dict.fromkeys([*TOPIC_KINDS.get(topic, []), *asked]))
+    values = {"data_kinds": kinds, "source": "chat" if request.args.get("from") == "chat" else "dpo"}
     return render_template("dpo/form.html", values=values, errors={}, labels=labels())
 
 

@@ -81,7 +81,9 @@ def openapi_document() -> dict:
                 "reason": {"type": "string"}, "code": {"type": "string"},
                 "partners": {"type": "array", "items": {"$ref": "#/components/schemas/Partner"},
                              "description": "the best partner DPOs for the question (at most 3), best first; "
-                                            "the visitor chooses and consents on /dpo"}}},
+                                            "the visitor chooses and consents on /dpo"},
+                "dpo_url": {"type": "string", "description": "the /dpo form's address for this answer (the "
+                                                             "reason and the kinds of data pre-ticked)"}}},
             "Partner": {"type": "object", "required": ["id", "name", "score", "why"], "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"},
                 "score": {"type": "number", "minimum": 0, "maximum": 1,

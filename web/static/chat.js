@@ -92,7 +92,7 @@
       box.appendChild(ul);
     }
     var go = linkTarget(element("a", "dpo-button", TEXT.findDpo));
-    go.href = "/dpo?from=chat&topic=" + encodeURIComponent(referral.code || "") + "&lang=" + lang;
+    go.href = (referral.dpo_url || "/dpo?from=chat&topic=" + encodeURIComponent(referral.code || "")) + "&lang=" + lang;
     box.appendChild(go);
   }
 
