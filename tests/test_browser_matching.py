@@ -162,7 +162,7 @@ def test_from_a_chat_answer_to_an_accepted_lead(page, dpo_server):  # noqa: F811
     assert "camille" not in message.as_string().lower() and "Cabinet Exemple" not in message.as_string()
     link = re.search(r"(http://\S+/partner/leads/\S+)", text).group(1)
     page.goto(link)
-    page.wait_for_url("**/login?*")
+    assert "/login?next=" in page.url, (page.url, page.locator("main").inner_text()[:300])  # sign in first
     sign_in(page, base, PARTNER, next_url=link.removeprefix(base))
     page.wait_for_url("**/partner/leads/*")
     assert "Registre des traitements" in page.locator("main").inner_text()

@@ -386,6 +386,10 @@ def test_console_partners_crud_funnel_and_csv(app):
     client.post(f"/admin/partners/{pid}/active", data=form_data(listing, active="no"))
     with services(app).database.reading() as s:
         assert s.get(Partner, pid).active is False
+    kept = client.post(f"/admin/partners/{partner_id(app, FIRST)}/delete", data=form_data(listing))
+    assert kept.status_code == 409 and "Pause it instead" in kept.get_data(True) and count(app, Partner) == 8
+    gone = client.post(f"/admin/partners/{pid}/delete", data=form_data(listing))
+    assert gone.status_code == 302 and count(app, Partner) == 7
     page = client.get("/admin/referrals?lang=en").get_data(True)
     assert '<svg class="chart funnel"' in page and "Offered: 1" in page
     csv_resp = client.get("/admin/referrals.csv")

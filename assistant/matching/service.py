@@ -417,6 +417,18 @@ class MatchingService:
         except IntegrityError:
             raise PartnerInvalid({"email": "another partner already has this contact e-mail"}) from None
 
+    def delete_partner(self, partner_id: str) -> None:
+        """Remove a partner that never received a lead; one with leads is kept (their history) and can be paused."""
+        with self.db.transaction() as s:
+            p = s.get(Partner, partner_id)
+            if p is None:
+                raise InputError(f"no partner {partner_id!r}", code="unknown_partner", http_status=404)
+            leads = s.scalar(select(func.count()).select_from(Lead).where(Lead.partner_id == partner_id))
+            if leads:
+                raise InputError(f"{p.name} has received {leads} lead(s): their history is kept, pause the partner "
+                                 "instead", code="partner_has_leads", http_status=409)
+            s.delete(p)
+
     def partner_names(self, ids: list[str]) -> list[str]:
         """The names of these partners, in this order (unknown ids skipped)."""
         with self.db.reading() as s:

@@ -102,6 +102,19 @@ def partner_active(partner_id: str):
     return redirect(url_for("admin.partners"))
 
 
+@bp.post("/partners/<partner_id>/delete")
+def partner_delete(partner_id: str):
+    """Delete a partner that never received a lead (one with leads can only be paused)."""
+    try:
+        current_services().matching.delete_partner(partner_id)
+    except InputError as e:
+        if e.code != "partner_has_leads":
+            raise
+        return render_template("admin/partners.html", partners=current_services().matching.list_partners(),
+                               error=_("This partner has received leads: their history is kept. Pause it instead.")), 409
+    return redirect(url_for("admin.partners", deleted=1))
+
+
 @bp.get("/referrals")
 def referrals():
     """Referrals and their leads, with the funnel (offered, viewed, accepted, won)."""
@@ -128,4 +141,4 @@ def referrals_csv():
                     headers={"Content-Disposition": 'attachment; filename="referrals.csv"'})
 
 
-__all__ = ["FunnelBar", "InputError", "funnel_bars"]
+__all__ = ["FunnelBar", "funnel_bars"]
