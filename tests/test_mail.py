@@ -245,6 +245,14 @@ def test_development_writes_eml_files(make_services, settings, caplog):
     assert row(services, outbox_id).status == "sent"
 
 
+def test_development_defaults_deliver_from_the_worker_thread(make_services, settings):
+    """What `make run` does: the thread backend and no SMTP_URL."""
+    services = make_services(jobs_backend="thread")
+    outbox_id = services.mailer.queue(letter())
+    assert services.jobs.backend == "thread" and services.jobs.wait_idle()
+    assert row(services, outbox_id).status == "sent" and len(list((settings.data_dir / "mail").glob("*.eml"))) == 1
+
+
 @pytest.mark.parametrize("kw,message", [
     ({"to": "not an address"}, "is not one e-mail address"),
     ({"to": "a@b.fr, c@d.fr"}, "is not one e-mail address"),
