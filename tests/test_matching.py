@@ -443,3 +443,21 @@ def test_cli_load_demo_and_ask_json_with_partners(runner, settings):
     assert any("santé" in w for w in partners[0]["why"])
     text = runner.invoke(cli, ["ask", "Je cherche un DPO externe pour ma clinique"], env=env).stdout
     assert "(fictif) (0." in text and "/dpo" in text  # the plain-text answer lists them too
+
+
+def test_keys_rotate_re_encrypts_partner_and_referral_contact_data(app):
+    from cryptography.fernet import Fernet
+
+    from assistant.config import Secret
+    from assistant.privacy.crypto import FieldCipher, rotate_columns
+
+    send(app, [partner_id(app, FIRST)])
+    old = services(app).settings.field_keys
+    new = Secret(Fernet.generate_key().decode())
+    counts = rotate_columns(services(app).database, FieldCipher([new, *old]))
+    assert counts["partners.contact_email"] == 7 and counts["referrals.contact_email"] == 1
+    assert counts["referrals.contact_phone"] == 1 and counts["referrals.need"] == 1
+    only_new = FieldCipher([new])
+    with services(app).database.reading() as s:
+        ref = s.scalars(select(Referral)).one()
+        assert only_new.decrypt(ref.contact_email) == VISITOR and only_new.decrypt(ref.company) == GOOD["company"]
