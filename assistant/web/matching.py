@@ -1,7 +1,7 @@
 """Find a DPO (/dpo): the need, the suggested partners and why, the choice, the consent, sent.
 
 Three posts, and nothing is stored before the last one: the validated form travels between the
-steps as a signed draft (a hidden field, valid an hour); the consent step names each chosen firm
+steps as a signed and encrypted draft (a hidden field, valid an hour); the consent step names each chosen firm
 next to an unticked box, and sending stores the referral, the consent proof and the first lead and
 queues the partner's e-mail in one transaction (``MatchingService.create_referral``).
 """
@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from ..errors import InputError
+from ..errors import DecryptionError, InputError
 from ..matching import scoring
 from ..matching.service import (
     CONSENT_VERSION,
@@ -88,11 +88,12 @@ def _drafts() -> URLSafeTimedSerializer:
 def _read_draft() -> tuple[ReferralRequest, str]:
     """The request carried by the form's signed draft, and its submission key; InputError when bad or old."""
     try:
-        data = _drafts().loads(request.form.get("draft", ""), max_age=DRAFT_MAX_AGE)
+        signed = current_services().cipher.decrypt(request.form.get("draft", ""))
+        data = _drafts().loads(signed, max_age=DRAFT_MAX_AGE)
     except SignatureExpired:
         raise InputError(_("This form is more than an hour old: fill it in again, nothing was sent."),
                          code="draft_expired", http_status=400) from None
-    except BadSignature:
+    except (BadSignature, DecryptionError):
         raise InputError(_("This form was altered or is incomplete: fill it in again, nothing was sent."),
                          code="draft_invalid", http_status=400) from None
     values = dict(data["request"])
@@ -124,7 +125,9 @@ def need():
         req = parse_request(data, page_language())
     except ReferralInvalid as e:
         return render_template("dpo/form.html", values=data, errors=field_errors(e), labels=labels()), 422
-    draft = _drafts().dumps({"request": req.to_dict(), "key": secrets.token_urlsafe(24)})
+    # Signed (an hour) and encrypted: the contact details never sit in the page in clear.
+    draft = current_services().cipher.encrypt(_drafts().dumps({"request": req.to_dict(),
+                                                               "key": secrets.token_urlsafe(24)}))
     matches = _suggestions(req)
     return render_template("dpo/choose.html", draft=draft, matches=matches, need=req.as_need(), labels=labels(),
                            lang=page_language(), error=None, max_chosen=MAX_CHOSEN)
