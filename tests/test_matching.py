@@ -339,6 +339,7 @@ def test_the_dpo_flow_in_pages(app):
     choose = resp.get_data(True)
     assert FIRST in choose and "Why this DPO" in choose and "Specialised in what you need: health data" in choose
     draft = re.search(r'name="draft" value="([^"]+)"', choose).group(1)
+    assert VISITOR not in choose and "Jeanne" not in choose  # the draft carries them encrypted
     none = client.post("/dpo/choose", data=form_data(choose, draft=draft))
     assert none.status_code == 422 and "at least one" in none.get_data(True)
     ids = [partner_id(app, FIRST)]
