@@ -26,7 +26,7 @@ from ..types import Answer, Chunk, Citation, Hit
 from .citations import MARKER, mentioned_articles, verify_answer
 from .composer import Composer, label
 from .conversations import ConversationStore
-from .referral import build_referral
+from .referral import asks_for_dpo, build_referral
 from .scope import ScopeClassifier, ScopeDecision, check_rules, fixed_reply
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,9 @@ class AnswerService:
         import numpy as np
 
         decision = self.scope.decide(question, qvec if qvec is not None else np.zeros(self.scope_dim(), np.float32))
-        if decision.verdict == "off_topic" and context:
-            decision = ScopeDecision("in_scope", decision.probabilities)  # a follow-up inherits the topic
+        if decision.verdict == "off_topic" and (context or asks_for_dpo(question)):
+            # A follow-up inherits the topic; a request for a DPO is what the referral is for.
+            decision = ScopeDecision("in_scope", decision.probabilities)
         return decision, qvec
 
     def scope_dim(self) -> int:
