@@ -8,5 +8,6 @@ one, then write the migration with ``gdpr-assistant db revision "what changed"``
 from .accounts.models import SignInEvent, User, UserSession
 from .chat.models import Exchange, Feedback
 from .db import Base
+from .mail.models import OutboxMessage
 
-__all__ = ["Base", "Exchange", "Feedback", "SignInEvent", "User", "UserSession"]
+__all__ = ["Base", "Exchange", "Feedback", "OutboxMessage", "SignInEvent", "User", "UserSession"]

@@ -24,7 +24,8 @@ EURLEX_FILES = {"fr": "L_2016119FR.01000101.html", "en": "L_2016119EN.01000101.h
 
 
 def make_settings(data_dir: Path, **kw) -> Settings:
-    """Settings for a test: everything in ``data_dir``, the environment ignored."""
+    """Settings for a test: everything in ``data_dir``, the environment ignored, jobs run inline (at once)."""
+    kw.setdefault("jobs_backend", "inline")
     return Settings.from_env(environ={}, data_dir=data_dir, **kw)
 
 
@@ -186,3 +187,73 @@ def chroma_server(tmp_path):
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) keeping what it receives: ``.url`` for SMTP_URL, ``.messages``
+    (``email.message.EmailMessage``) and ``.envelopes`` ((mail_from, rcpt_tos)). ``stop()``/``start()`` take it
+    down and up again on the same port; ``login=("user", "password")`` requires AUTH."""
+
+    def __init__(self, login: tuple[str, str] | None = None, tls: str = "", cert: tuple[str, str] | None = None):
+        self.port = free_port()
+        self.login = login
+        self.tls = tls  # "" plain, "starttls" (offered and required), "smtps" (TLS from the first byte)
+        self.cert = cert  # (certificate file, key file) for TLS
+        self.messages: list = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.controller = None
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
+        scheme = "smtps" if self.tls == "smtps" else "smtp"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}" + ("?starttls=1" if self.tls == "starttls" else "")
+
+    async def handle_DATA(self, server, session, envelope):
+        """aiosmtpd handler: parse and keep the message."""
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=email.policy.default))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and self.login is not None and \
+            (auth_data.login.decode(), auth_data.password.decode()) == self.login
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        kwargs = {}
+        if self.login:
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}  # loopback tests only
+        if self.tls:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.cert)
+            if self.tls == "starttls":
+                kwargs.update(tls_context=context, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=context, server_hostname="127.0.0.1")
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_sink():
+    """A running SMTP server on a free loopback port, stopped after the test."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
