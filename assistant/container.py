@@ -27,12 +27,14 @@ from .chat.exchanges import ExchangeLog
 from .config import Settings, with_development_keys
 from .db import Database
 from .errors import VectorStoreUnavailable
+from .live import LiveIndex, Served
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
 from .web.library import SourceLibrary
 
-# Construction seams that are not services themselves, accepted as overrides too.
-_PARTS = ("store", "retriever", "chat_model")
+# Construction seams that are not fields themselves, accepted as overrides too: ``answers`` and
+# ``sources`` are served as given (no live reload), the others are used to build them.
+_PARTS = ("store", "retriever", "chat_model", "answers", "sources")
 
 
 @dataclass
@@ -44,10 +46,19 @@ class Services:
     exchanges: ExchangeLog
     accounts: AccountService
     retention: RetentionRegistry
-    sources: SourceLibrary
     embedder: Embedder
     conversations: ConversationStore
-    answers: AnswerService
+    live: LiveIndex  # the answer service and source texts of the live index generation
+
+    @property
+    def answers(self) -> AnswerService:
+        """The answer service over the live index generation (take it once per request)."""
+        return self.live.current().answers
+
+    @property
+    def sources(self) -> SourceLibrary:
+        """The texts behind the source pages, as the live index generation saw them."""
+        return self.live.current().sources
 
     def close(self) -> None:
         """Release pooled connections (end of a command or a test)."""
@@ -67,10 +78,9 @@ def build_services(settings: Settings, **overrides) -> Services:
         value = overrides.get(name)
         return build() if value is None else value  # `is None`: an empty store is falsy but given
 
-    answers = given("answers", lambda: build_answer_service(
-        settings, embedder=overrides.get("embedder"), store=overrides.get("store"),
-        retriever=overrides.get("retriever"), chat_model=overrides.get("chat_model"),
-        conversations=overrides.get("conversations")))
+    live = given("live", lambda: build_live_index(settings, **{k: overrides.get(k) for k in (
+        "embedder", "store", "retriever", "chat_model", "conversations", "answers", "sources")}))
+    answers = live.current().answers
     database = given("database", lambda: build_database(settings))
     return Services(
         settings=settings,
@@ -78,11 +88,43 @@ def build_services(settings: Settings, **overrides) -> Services:
         exchanges=given("exchanges", lambda: build_exchange_log(settings, database)),
         accounts=given("accounts", lambda: build_accounts(settings, database)),
         retention=given("retention", lambda: build_retention(settings)),
-        sources=given("sources", lambda: SourceLibrary.load(settings)),
         embedder=answers.retriever.embedder,
         conversations=answers.conversations,
-        answers=answers,
+        live=live,
     )
+
+
+def build_live_index(settings: Settings, embedder: Embedder | None = None, store=None, retriever=None,
+                     chat_model=None, conversations: ConversationStore | None = None,
+                     answers: AnswerService | None = None, sources: SourceLibrary | None = None) -> LiveIndex:
+    """The live index generation's services, reloaded when `gdpr-assistant index` publishes a new one.
+
+    A given ``answers`` or ``retriever`` is served as it is (tests); otherwise each new generation gets
+    a new answer service sharing the embedder, vector store, LLM writer, conversations and metrics.
+    """
+    fixed = answers is not None or retriever is not None or sources is not None
+    if answers is None:
+        answers = build_answer_service(settings, embedder=embedder, store=store, retriever=retriever,
+                                       chat_model=chat_model, conversations=conversations)
+    first = Served(answers.retriever.index.generation, answers,
+                   sources if sources is not None else SourceLibrary.load(settings))
+    if fixed:
+        return LiveIndex(first, settings.index_dir)
+    shared = answers
+
+    def load() -> Served:
+        """The answer service and source texts over the generation CURRENT names now."""
+        store = shared.retriever.store
+        if store is None:  # the vector store was down: try it again with the new generation
+            try:
+                store = open_vector_store(settings, shared.retriever.embedder)
+            except VectorStoreUnavailable as e:
+                logging.getLogger(__name__).error("vector store still unavailable: %s", e.message)
+        new = _answer_service(settings, shared.retriever.embedder, store, shared.llm, shared.conversations,
+                              metrics=shared.metrics)
+        return Served(new.retriever.index.generation, new, SourceLibrary.load(settings))
+
+    return LiveIndex(first, settings.index_dir, load=load, check_seconds=settings.index_check_seconds)
 
 
 def build_database(settings: Settings) -> Database:
@@ -131,8 +173,9 @@ def build_conversations(settings: Settings) -> ConversationStore:
     if settings.redis_url:
         from .answer.conversations import RedisConversationStore
 
-        return RedisConversationStore(settings.redis_url, ttl_seconds=settings.conversation_ttl)
-    return ConversationStore(ttl_seconds=settings.conversation_ttl)
+        return RedisConversationStore(settings.redis_url, ttl_seconds=settings.conversation_ttl,
+                                      max_conversations=settings.max_conversations)
+    return ConversationStore(ttl_seconds=settings.conversation_ttl, max_conversations=settings.max_conversations)
 
 
 def build_answer_service(settings: Settings, embedder: Embedder | None = None, store=None, retriever=None,
@@ -158,3 +201,13 @@ def build_answer_service(settings: Settings, embedder: Embedder | None = None, s
         conversations = build_conversations(settings)
     return AnswerService(settings, retriever, llm=LLMWriter(chat_model) if chat_model is not None else None,
                          conversations=conversations)
+
+
+def _answer_service(settings: Settings, embedder: Embedder, store, llm, conversations: ConversationStore,
+                    metrics=None) -> AnswerService:
+    """An answer service over the generation CURRENT names, reusing the process's other parts."""
+    from .retrieval.index import load_index
+    from .retrieval.retriever import HybridRetriever
+
+    retriever = HybridRetriever(settings, embedder, store, index=load_index(settings.index_dir))
+    return AnswerService(settings, retriever, llm=llm, conversations=conversations, metrics=metrics)
