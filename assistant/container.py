@@ -111,15 +111,18 @@ def build_live_index(settings: Settings, embedder: Embedder | None = None, store
     if fixed:
         return LiveIndex(first, settings.index_dir)
     shared = answers
+    latest = {"store": answers.retriever.store}  # the store the last generation was read through
 
     def load() -> Served:
         """The answer service and source texts over the generation CURRENT names now."""
-        store = shared.retriever.store
-        if store is None:  # the vector store was down: try it again with the new generation
-            try:
-                store = open_vector_store(settings, shared.retriever.embedder)
-            except VectorStoreUnavailable as e:
-                logging.getLogger(__name__).error("vector store still unavailable: %s", e.message)
+        try:
+            # A new client: an open persistent one does not see the vectors the indexer just added.
+            previous = latest["store"]
+            store = previous.reopened() if previous is not None else open_vector_store(settings, shared.retriever.embedder)
+        except VectorStoreUnavailable as e:
+            logging.getLogger(__name__).error("vector store unavailable: %s", e.message)
+            store = None
+        latest["store"] = store  # the old client is dropped with the old generation (it holds its vectors)
         new = _answer_service(settings, shared.retriever.embedder, store, shared.llm, shared.conversations,
                               metrics=shared.metrics)
         return Served(new.retriever.index.generation, new, SourceLibrary.load(settings))

@@ -172,9 +172,10 @@ def test_two_gunicorn_workers_follow_a_new_generation(tmp_path):
         assert done.returncode == 0, done.stderr
     first = (tmp_path / "data" / "index" / "CURRENT").read_text().strip()
     port = free_port()
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed when gunicorn has stopped
     web = subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                             "--threads", "2", "--timeout", "120", "assistant.web.wsgi:app"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=open(tmp_path / "gunicorn.log", "wb"))
+                           stdout=subprocess.DEVNULL, stderr=log)
     statuses: list[int] = []
     stop = threading.Event()
 
@@ -218,4 +219,5 @@ def test_two_gunicorn_workers_follow_a_new_generation(tmp_path):
         stop.set()
         web.terminate()
         web.wait(timeout=30)
+        log.close()
     assert statuses and set(statuses) == {200}, (tmp_path / "gunicorn.log").read_text(errors="replace")[-3000:]
