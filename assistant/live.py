@@ -65,18 +65,21 @@ class LiveIndex:
     def current(self) -> Served:
         """The live generation's services (checks the pointer now and then; never waits for a load)."""
         if self.follows and self.clock() >= self._next_check:
-            self.refresh()
+            self.refresh(due_only=True)
         return self._served
 
-    def refresh(self, wait: bool = False) -> str:
+    def refresh(self, wait: bool = False, due_only: bool = False) -> str:
         """Check the pointer now; a new generation is loaded in the background (``wait``: until swapped).
 
-        Returns the generation served after the call.
+        ``due_only``: unless another thread checked in the meantime. Returns the generation served
+        after the call.
         """
         if self._load is None:
             return self._served.generation
         with self._lock:
             now = self.clock()
+            if due_only and now < self._next_check:
+                return self._served.generation
             self._next_check = now + self.check_seconds
             thread = self._loading
             if thread is None:
