@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from ..config import PROJECT_ROOT, Settings
+from ..config import Settings, bundled
 from .i18n import page_language
 
 if TYPE_CHECKING:
@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services = build_services(settings or Settings.from_env())
     settings = services.settings  # the services' own: development keys filled in
     # Static files are served by pages.asset (rate-limited like every route), not Flask's static view.
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"), static_folder=None)
-    app.config["ASSETS_FOLDER"] = str(PROJECT_ROOT / "web/static")
+    web = bundled("web")  # in the installed package, or the checkout's web/
+    app = Flask(__name__, template_folder=str(web / "templates"), static_folder=None)
+    app.config["ASSETS_FOLDER"] = str(web / "static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config["SECRET_KEY"] = settings.secret_key.reveal()
     app.extensions[SERVICES_KEY] = services
