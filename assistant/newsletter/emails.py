@@ -54,7 +54,8 @@ def unsubscribe_headers(unsubscribe_url: str, mailto: str = "") -> dict[str, str
 
 
 def _compose(language: str, subject: str, paragraphs: list[str], action: tuple[str, str] | None,
-             footer: str, body_html: str | None = None, body_text: str | None = None) -> tuple[str, str]:
+             footer: str, body_html: str | None = None, body_text: str | None = None,
+             unsubscribe_url: str = "") -> tuple[str, str]:
     """Text and HTML bodies from the same paragraphs (or a rendered issue), the action link, the footer."""
     _ = translations(language).gettext
     text_parts = [body_text] if body_text is not None else list(paragraphs)
@@ -65,8 +66,11 @@ def _compose(language: str, subject: str, paragraphs: list[str], action: tuple[s
         html_parts.append(BUTTON.format(url=escape(url), label=escape(label),
                                         fallback=escape(_("If the button does not work, open this link:"))))
     text = "\n\n".join(text_parts) + "\n\n-- \n" + footer + "\n"
-    html = LAYOUT.format(lang=language, subject=escape(subject), body="\n".join(html_parts),
-                         footer=Markup(escape(footer)).replace("\n", Markup("<br>")))
+    footer_html = Markup("<br>").join(escape(line) for line in footer.split("\n"))
+    if unsubscribe_url:
+        footer_html = Markup(footer_html).replace(escape(unsubscribe_url), Markup('<a href="{0}">{0}</a>').format(
+            unsubscribe_url))
+    html = LAYOUT.format(lang=language, subject=escape(subject), body="\n".join(html_parts), footer=footer_html)
     return text, html
 
 
@@ -118,7 +122,7 @@ def repermission_email(language: str, keep_url: str, unsubscribe_url: str, mailt
           "deleted in 30 days, with nothing else to do."),
     ]
     text, html = _compose(language, subject, paragraphs, (_("Keep my subscription"), keep_url),
-                          _link_footer(language, unsubscribe_url))
+                          _link_footer(language, unsubscribe_url), unsubscribe_url=unsubscribe_url)
     return MailContent(subject, text, html, unsubscribe_headers(unsubscribe_url, mailto))
 
 
@@ -126,5 +130,5 @@ def issue_email(language: str, subject: str, body_markdown: str, body_html: str,
                 mailto: str = "") -> MailContent:
     """One newsletter issue: the Markdown as the text part, its rendering as the HTML part, the unsubscribe link."""
     text, html = _compose(language, subject, [], None, _link_footer(language, unsubscribe_url),
-                          body_html=body_html, body_text=body_markdown.strip())
+                          body_html=body_html, body_text=body_markdown.strip(), unsubscribe_url=unsubscribe_url)
     return MailContent(subject, text, html, unsubscribe_headers(unsubscribe_url, mailto))
