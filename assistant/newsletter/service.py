@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-
 from urllib.parse import urlparse
 
 from sqlalchemy import delete, func, select, update
@@ -34,7 +33,14 @@ from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
 from ..errors import InputError
-from .emails import MailContent, confirmation_email, issue_email, repermission_email, rights_email, translations
+from .emails import (
+    MailContent,
+    confirmation_email,
+    issue_email,
+    repermission_email,
+    rights_email,
+    translations,
+)
 from .models import ENDED_STATES, Issue, Send, Subscriber, SubscriberToken, Suppression
 
 FORM_VERSION = "2026-12-v1"  # change when the sign-up form or its consent text changes
