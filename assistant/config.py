@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from .errors import ConfigError
 
@@ -139,6 +139,21 @@ def _rate_limit_check(value: str, label: str) -> None:
                           f"(per second, minute, hour or day), got {value!r}") from None
 
 
+def _mail_from_check(value: str, label: str) -> None:
+    """A From header: ``Name <user@host>`` or ``user@host``, on one line."""
+    from email.utils import parseaddr
+
+    _, address = parseaddr(value)
+    local, _, domain = address.partition("@")
+    if not local or not domain or any(c in value for c in "\r\n"):
+        raise ConfigError(f"{label} must be an address like `GDPR Assistant <no-reply@example.fr>`, got {value!r}")
+
+
+def _name_check(value: str, label: str) -> None:
+    if not all(c.isalnum() or c in "-_." for c in value):
+        raise ConfigError(f"{label} takes letters, digits, '-', '_' and '.', got {value!r}")
+
+
 def _eurlex_check(value: str, label: str) -> None:
     if "{LANG}" not in value:
         raise ConfigError(f"{label} must contain {{LANG}}, got {value!r}")
@@ -188,8 +203,18 @@ FIELDS: tuple[Setting, ...] = (
                                                                 host=False)),
     Setting("smtp_url", "SMTP_URL", URL, "",
             "Mail relay: `smtp://host:port`, with `user:password@` when it needs a login, `smtps://` for TLS "
-            "from the first byte; empty means no relay is configured.",
+            "from the first byte, `?starttls=1` to upgrade a plain connection; empty means no relay is configured: e-mails are written to `DATA_DIR/mail/*.eml` in "
+            "development; production requires it.",
             check=_url_check(("smtp", "smtps"), "smtp://user:password@mail.example.fr:587")),
+    Setting("mail_from", "MAIL_FROM", str, "GDPR Assistant <no-reply@localhost>",
+            "Sender (From header) of every e-mail: `Name <address>` or a bare address.", check=_mail_from_check),
+    Setting("jobs_backend", "JOBS_BACKEND", str, "thread",
+            "Where background jobs (e-mail delivery, periodic tasks) run: `thread` (a worker thread in each server "
+            "process; development), `rq` (Redis through REDIS_URL, run by `gdpr-assistant worker`; production) or "
+            "`inline` (at once in the caller; tests).", choices=("inline", "thread", "rq")),
+    Setting("jobs_queue", "JOBS_QUEUE", str, "gdpr-assistant",
+            "Name of the RQ queue (JOBS_BACKEND=rq) the server fills and `gdpr-assistant worker` empties.",
+            check=lambda value, label: _name_check(value, label)),
     Setting("public_origin", "PUBLIC_ORIGIN", URL, "",
             "The origin visitors use (https://assistant.example.fr): absolute links in e-mails, and the origin "
             "the API accepts from browsers. Empty means the request's own origin (as seen through "
@@ -311,6 +336,7 @@ class SmtpServer:
     host: str
     port: int
     tls: bool  # smtps: TLS from the first byte
+    starttls: bool  # smtp with ?starttls=1: upgrade the plain connection
     username: str | None
     password: Secret | None
 
@@ -329,6 +355,9 @@ class Settings:
     chroma_url: str
     redis_url: str
     smtp_url: str
+    mail_from: str
+    jobs_backend: str
+    jobs_queue: str
     public_origin: str
     trusted_proxies: int
     secret_key: Secret | None
@@ -413,6 +442,8 @@ class Settings:
 
     def _check_environment(self) -> None:
         """Rules that involve several settings: what production requires."""
+        if self.jobs_backend == "rq" and not self.redis_url:
+            raise ConfigError("JOBS_BACKEND=rq needs REDIS_URL (redis://host:6379/0): the queue lives in Redis")
         if not self.is_production:
             return
         if self.secret_key is None:
@@ -425,6 +456,9 @@ class Settings:
             raise ConfigError("FIELD_KEYS is required when ASSISTANT_ENV=production; generate a key with "
                               "`python -c 'from cryptography.fernet import Fernet; "
                               "print(Fernet.generate_key().decode())'`")
+        if not self.smtp_url:
+            raise ConfigError("SMTP_URL is required when ASSISTANT_ENV=production (smtp://user:password@relay:587); "
+                              "only development writes e-mails to DATA_DIR/mail/ instead of sending them")
         if self.public_origin and not self.public_origin.startswith("https://"):
             raise ConfigError(f"PUBLIC_ORIGIN must be an https:// origin when ASSISTANT_ENV=production, "
                               f"got {self.public_origin!r}")
@@ -456,6 +490,11 @@ class Settings:
         return self.data_dir / "keys"
 
     @property
+    def mail_dir(self) -> Path:
+        """Where development e-mails are written (.eml) when no SMTP_URL is set."""
+        return self.data_dir / "mail"
+
+    @property
     def embedding_model_path(self) -> str:
         """The model path actually used."""
         return self.embedding_model or _default_embedding_model()
@@ -484,7 +523,8 @@ class Settings:
             return None
         u = urlparse(self.smtp_url)
         tls = u.scheme == "smtps"
-        return SmtpServer(host=u.hostname, port=u.port or (465 if tls else 25), tls=tls,
+        starttls = not tls and parse_qs(u.query).get("starttls", ["0"])[-1].lower() in ("1", "true", "yes")
+        return SmtpServer(host=u.hostname, port=u.port or (465 if tls else 25), tls=tls, starttls=starttls,
                           username=u.username or None, password=Secret(u.password) if u.password else None)
 
 

@@ -27,6 +27,8 @@ from .chat.exchanges import ExchangeLog
 from .config import Settings, with_development_keys
 from .db import Database
 from .errors import VectorStoreUnavailable
+from .jobs import JobQueue, build_job_queue
+from .privacy.crypto import FieldCipher, KeyedHasher
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
 from .web.library import SourceLibrary
@@ -41,21 +43,30 @@ class Services:
 
     settings: Settings  # with the development keys filled in
     database: Database
+    cipher: FieldCipher  # encrypts personal fields (FIELD_KEYS)
+    hasher: KeyedHasher  # keyed hashes for look-ups and de-duplication (SECRET_KEY)
     exchanges: ExchangeLog
     accounts: AccountService
     retention: RetentionRegistry
-    sources: SourceLibrary
-    embedder: Embedder
-    conversations: ConversationStore
-    answers: AnswerService
+    jobs: JobQueue  # background jobs (JOBS_BACKEND); job functions receive these services
+    # The answer engine; None in processes built with engine=False (`worker`, `jobs run-periodic`).
+    sources: SourceLibrary | None
+    embedder: Embedder | None
+    conversations: ConversationStore | None
+    answers: AnswerService | None
 
     def close(self) -> None:
-        """Release pooled connections (end of a command or a test)."""
+        """Stop background jobs and release pooled connections (end of a command or a test)."""
+        self.jobs.close()
         self.database.dispose()
 
 
-def build_services(settings: Settings, **overrides) -> Services:
-    """Build every service once; ``overrides`` (by field name, or store/retriever/chat_model) replace parts."""
+def build_services(settings: Settings, *, engine: bool = True, **overrides) -> Services:
+    """Build every service once; ``overrides`` (by field name, or store/retriever/chat_model) replace parts.
+
+    ``engine=False`` leaves out the answer engine (index, model, sources): what a job worker needs.
+    ``engine=True`` (servers) also starts the thread backend's periodic tasks.
+    """
     allowed = {f.name for f in fields(Services)} - {"settings"} | set(_PARTS)
     unknown = set(overrides) - allowed
     if unknown:
@@ -70,19 +81,28 @@ def build_services(settings: Settings, **overrides) -> Services:
     answers = given("answers", lambda: build_answer_service(
         settings, embedder=overrides.get("embedder"), store=overrides.get("store"),
         retriever=overrides.get("retriever"), chat_model=overrides.get("chat_model"),
-        conversations=overrides.get("conversations")))
+        conversations=overrides.get("conversations"))) if engine else overrides.get("answers")
     database = given("database", lambda: build_database(settings))
-    return Services(
+    cipher = given("cipher", lambda: build_cipher(settings))
+    hasher = given("hasher", lambda: build_hasher(settings))
+    services = Services(
         settings=settings,
         database=database,
+        cipher=cipher,
+        hasher=hasher,
         exchanges=given("exchanges", lambda: build_exchange_log(settings, database)),
-        accounts=given("accounts", lambda: build_accounts(settings, database)),
+        accounts=given("accounts", lambda: build_accounts(settings, database, cipher, hasher)),
         retention=given("retention", lambda: build_retention(settings)),
-        sources=given("sources", lambda: SourceLibrary.load(settings)),
-        embedder=answers.retriever.embedder,
-        conversations=answers.conversations,
+        jobs=given("jobs", lambda: build_job_queue(settings)),
+        sources=given("sources", lambda: SourceLibrary.load(settings)) if engine else overrides.get("sources"),
+        embedder=answers.retriever.embedder if answers is not None else overrides.get("embedder"),
+        conversations=answers.conversations if answers is not None else overrides.get("conversations"),
         answers=answers,
     )
+    services.jobs.bind(services)
+    if engine:
+        services.jobs.start()
+    return services
 
 
 def build_database(settings: Settings) -> Database:
@@ -95,9 +115,20 @@ def build_exchange_log(settings: Settings, database: Database) -> ExchangeLog:
     return ExchangeLog(database, settings.retention_days, settings.max_feedback_chars)
 
 
-def build_accounts(settings: Settings, database: Database) -> AccountService:
+def build_cipher(settings: Settings) -> FieldCipher:
+    """Field encryption with FIELD_KEYS (the development key filled in when missing)."""
+    return FieldCipher(with_development_keys(settings).field_keys)
+
+
+def build_hasher(settings: Settings) -> KeyedHasher:
+    """Keyed hashes with a key derived from SECRET_KEY (the development key filled in when missing)."""
+    return KeyedHasher(with_development_keys(settings).secret_key)
+
+
+def build_accounts(settings: Settings, database: Database, cipher: FieldCipher | None = None,
+                   hasher: KeyedHasher | None = None) -> AccountService:
     """Operator and partner users, sign-in and sessions (settings with FIELD_KEYS and SECRET_KEY filled in)."""
-    return AccountService(database, with_development_keys(settings))
+    return AccountService(database, with_development_keys(settings), cipher=cipher, hasher=hasher)
 
 
 def build_retention(settings: Settings) -> RetentionRegistry:

@@ -11,6 +11,9 @@
     ├── VectorStoreUnavailable      the Chroma server cannot be reached
     ├── DatabaseUnavailable         the database cannot be reached (says to check DATABASE_URL)
     ├── DatabaseNotReady            the schema is missing or behind: says to run `gdpr-assistant db upgrade`
+    ├── DecryptionError             an encrypted field no key in FIELD_KEYS opens (says what to put back)
+    ├── MailError                   a message cannot be sent (SMTP refused, unreachable, not configured)
+    ├── JobError                    a job name is unknown, its arguments are not JSON, or the queue is down
     └── SignInError                 a sign-in step failed: wrong credentials, locked, disabled (code, retry_at)
 """
 
@@ -90,6 +93,20 @@ class DatabaseNotReady(AssistantError):
     """The database schema is missing, behind or ahead of the code's migrations."""
 
     http_status = 503
+
+
+class DecryptionError(AssistantError):
+    """A stored encrypted field cannot be opened with any key of FIELD_KEYS."""
+
+
+class MailError(AssistantError):
+    """A message cannot be sent: SMTP refused it, the relay is unreachable, or none is configured."""
+
+    http_status = 503
+
+
+class JobError(AssistantError):
+    """A job cannot be queued or run: unknown name, arguments that are not JSON, or the queue unreachable."""
 
 
 class SignInError(AssistantError):

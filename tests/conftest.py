@@ -24,7 +24,8 @@ EURLEX_FILES = {"fr": "L_2016119FR.01000101.html", "en": "L_2016119EN.01000101.h
 
 
 def make_settings(data_dir: Path, **kw) -> Settings:
-    """Settings for a test: everything in ``data_dir``, the environment ignored."""
+    """Settings for a test: everything in ``data_dir``, the environment ignored, jobs run inline (at once)."""
+    kw.setdefault("jobs_backend", "inline")
     return Settings.from_env(environ={}, data_dir=data_dir, **kw)
 
 

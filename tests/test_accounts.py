@@ -89,7 +89,7 @@ def test_create_stores_hash_and_encrypted_secret(accounts):
     assert user.email == "op@example.fr" and user.totp_uri.startswith("otpauth://totp/")
     stored = rows(accounts, User)[0]
     assert stored.password_hash.startswith("$argon2id$") and user.totp_secret not in stored.totp_secret
-    assert accounts.box.open(stored.totp_secret) == user.totp_secret
+    assert accounts.cipher.decrypt(stored.totp_secret) == user.totp_secret
     with pytest.raises(InputError, match="already exists"):
         accounts.create_user("op@example.fr", "partner", PASSWORD)
     with pytest.raises(InputError, match="role"):

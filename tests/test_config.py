@@ -1,5 +1,6 @@
 """Settings: parsing, validation messages, secrets, development keys, and documentation of every field."""
 
+import re
 import stat
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from assistant.errors import ConfigError
 
 KEY = Fernet.generate_key().decode()
 STRONG = "k" * 40
-PRODUCTION = {"ASSISTANT_ENV": "production", "SECRET_KEY": STRONG, "FIELD_KEYS": KEY}
+PRODUCTION = {"ASSISTANT_ENV": "production", "SECRET_KEY": STRONG, "FIELD_KEYS": KEY,
+              "SMTP_URL": "smtp://relay.example.fr:587"}
 
 
 def test_defaults_and_environment():
@@ -126,11 +128,28 @@ def test_normalise_origin(origin, expected):
 @pytest.mark.parametrize("missing,needle", [
     ("SECRET_KEY", "SECRET_KEY is required when ASSISTANT_ENV=production"),
     ("FIELD_KEYS", "FIELD_KEYS is required when ASSISTANT_ENV=production"),
+    ("SMTP_URL", "SMTP_URL is required when ASSISTANT_ENV=production"),
 ])
 def test_production_requires_keys(missing, needle):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     with pytest.raises(ConfigError, match=needle):
         Settings.from_env(environ=env)
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"JOBS_BACKEND": "rq"}, "JOBS_BACKEND=rq needs REDIS_URL"),
+    ({"JOBS_BACKEND": "celery"}, "JOBS_BACKEND (jobs_backend) must be one of inline, thread, rq"),
+    ({"MAIL_FROM": "nobody"}, "MAIL_FROM (mail_from) must be an address like"),
+    ({"MAIL_FROM": "A <a@b.fr>\r\nBcc: x@y.fr"}, "MAIL_FROM (mail_from) must be an address like"),
+    ({"JOBS_QUEUE": "a queue"}, "JOBS_QUEUE (jobs_queue) takes letters"),
+])
+def test_mail_and_jobs_settings(env, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        Settings.from_env(environ=env)
+    s = Settings.from_env(environ={"JOBS_BACKEND": "rq", "REDIS_URL": "redis://127.0.0.1:6379/0",
+                                   "MAIL_FROM": "Assistant RGPD <rgpd@example.fr>"})
+    assert (s.jobs_backend, s.jobs_queue, s.mail_from) == ("rq", "gdpr-assistant", "Assistant RGPD <rgpd@example.fr>")
+    assert Settings.from_env(environ={}).jobs_backend == "thread"
 
 
 def test_production_rejects_a_weak_secret_key_and_plain_http_origin():

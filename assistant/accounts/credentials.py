@@ -1,4 +1,4 @@
-"""Credentials: argon2 password hashes, TOTP codes (RFC 6238) and the encryption of TOTP secrets."""
+"""Credentials: argon2 password hashes and TOTP codes (RFC 6238); TOTP secrets are encrypted with FieldCipher."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import time
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ..config import Secret
-from ..errors import AssistantError, InputError
+from ..errors import InputError
 
 MIN_PASSWORD_CHARS = 12
 ISSUER = "GDPR assistant"
@@ -69,24 +67,3 @@ def accepted_totp_step(secret: str, code: str, last_step: int | None, now: float
         if hmac.compare_digest(totp.generate_otp(step), code) and (last_step is None or step > last_step):
             return step
     return None
-
-
-class SecretBox:
-    """Encrypts TOTP secrets with FIELD_KEYS (Fernet, newest key first; older keys still decrypt)."""
-
-    def __init__(self, keys: tuple[Secret, ...]):
-        if not keys:
-            raise ValueError("FIELD_KEYS is empty (development keys are filled in by build_services)")
-        self._fernet = MultiFernet([Fernet(k.reveal().encode()) for k in keys])
-
-    def seal(self, value: str) -> str:
-        """The encrypted form to store."""
-        return self._fernet.encrypt(value.encode()).decode()
-
-    def open(self, token: str) -> str:
-        """The value back; a token no key opens is an error naming FIELD_KEYS."""
-        try:
-            return self._fernet.decrypt(token.encode()).decode()
-        except InvalidToken:
-            raise AssistantError("a stored TOTP secret cannot be decrypted with FIELD_KEYS: was the key it was "
-                                 "encrypted with removed from the list?") from None

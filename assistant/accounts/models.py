@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
+from ..privacy.crypto import register_encrypted_column
 
 ROLES = ("operator", "partner")
 
@@ -27,6 +28,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+register_encrypted_column(User, "totp_secret")  # re-encrypted by `gdpr-assistant keys rotate`
 
 
 class SignInEvent(Base):

@@ -15,7 +15,6 @@ A locked or blocked attempt is recorded but not counted (it would extend the loc
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from ..config import Settings
 from ..db import Database, utcnow
 from ..errors import InputError, SignInError
+from ..privacy.crypto import FieldCipher, KeyedHasher, normalise_email
 from . import credentials
 from .models import ROLES, SignInEvent, User, UserSession
 
@@ -71,11 +71,6 @@ class UserSummary:
     last_sign_in_at: datetime | None
 
 
-def normalise_email(email: str) -> str:
-    """The form e-mails are stored and compared in (trimmed, lower case)."""
-    return (email or "").strip().lower()
-
-
 def check_email(email: str) -> str:
     """The normalised e-mail, or InputError when it does not look like one."""
     email = normalise_email(email)
@@ -93,11 +88,12 @@ def session_key(token: str) -> str:
 class AccountService:
     """Users, sign-in and sessions over the database; one per process, safe to share between threads."""
 
-    def __init__(self, db: Database, settings: Settings):
+    def __init__(self, db: Database, settings: Settings, cipher: FieldCipher | None = None,
+                 hasher: KeyedHasher | None = None):
         self.db = db
         self.settings = settings
-        self.box = credentials.SecretBox(settings.field_keys)
-        self._email_key_secret = hashlib.sha256(b"sign-in e-mail key|" + settings.secret_key.reveal().encode()).digest()
+        self.cipher = cipher or FieldCipher(settings.field_keys)  # TOTP secrets at rest
+        self.hasher = hasher or KeyedHasher(settings.secret_key)
 
     # -- users ------------------------------------------------------------------------------------
     def create_user(self, email: str, role: str, password: str) -> NewUser:
@@ -108,7 +104,7 @@ class AccountService:
         credentials.check_password_strength(password)
         secret = credentials.new_totp_secret()
         user = User(email=email, role=role, password_hash=credentials.hash_password(password),
-                    totp_secret=self.box.seal(secret))
+                    totp_secret=self.cipher.encrypt(secret))
         try:
             with self.db.transaction() as s:
                 s.add(user)
@@ -141,7 +137,7 @@ class AccountService:
     # -- sign-in ----------------------------------------------------------------------------------
     def email_key(self, email: str) -> str:
         """Keyed hash of a typed e-mail: failures are counted per address without storing addresses typed."""
-        return hmac.new(self._email_key_secret, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+        return self.hasher.digest(normalise_email(email), "sign-in email")
 
     def check_password(self, email: str, password: str, ip: str) -> int:
         """First step: the user's id when the password is right; SignInError (recorded) otherwise."""
@@ -173,7 +169,7 @@ class AccountService:
                 raise SignInError("this account is disabled; ask the operator", "account_disabled", 403)
             key = self.email_key(user.email)
             error = self._lock(s, key, ip, now, user.id)
-            step = None if error else credentials.accepted_totp_step(self.box.open(user.totp_secret), code or "",
+            step = None if error else credentials.accepted_totp_step(self.cipher.decrypt(user.totp_secret), code or "",
                                                                      user.totp_last_step)
             if error is not None:
                 pass
