@@ -28,6 +28,7 @@ from .config import Settings, with_development_keys
 from .db import Database
 from .errors import VectorStoreUnavailable
 from .jobs import JobQueue, build_job_queue
+from .newsletter.service import NewsletterService
 from .privacy.crypto import FieldCipher, KeyedHasher
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
@@ -54,6 +55,7 @@ class Services:
     embedder: Embedder | None
     conversations: ConversationStore | None
     answers: AnswerService | None
+    newsletter: NewsletterService | None = None  # built last: it uses the mailer and the job queue
 
     def close(self) -> None:
         """Stop background jobs and release pooled connections (end of a command or a test)."""
@@ -99,6 +101,7 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
         conversations=answers.conversations if answers is not None else overrides.get("conversations"),
         answers=answers,
     )
+    services.newsletter = given("newsletter", lambda: build_newsletter(settings, services))
     services.jobs.bind(services)
     if engine:
         services.jobs.start()
@@ -135,8 +138,16 @@ def build_retention(settings: Settings) -> RetentionRegistry:
     """Every feature's retention rules, in the order `purge` applies them."""
     from .accounts.retention import retention_rules as accounts_rules
     from .chat.retention import retention_rules as chat_rules
+    from .newsletter.retention import retention_rules as newsletter_rules
 
-    return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days)])
+    return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days),
+                              *newsletter_rules()])
+
+
+def build_newsletter(settings: Settings, services: Services) -> NewsletterService:
+    """Sign-ups, consent proof, unsubscribes and sending, over the database, cipher, hasher, mailer and queue."""
+    return NewsletterService(services.database, settings, services.cipher, services.hasher,
+                             getattr(services, "mailer", None), services.jobs)
 
 
 def build_embedder(settings: Settings) -> Embedder:
