@@ -4,6 +4,7 @@
     ask.py     ask, eval                                  db.py     db upgrade | check | revision
     purge.py   purge (the retention registry)            serve.py  serve
     users.py   users create | list | disable            keys.py   keys rotate | generate
+    jobs.py    worker, jobs run-periodic | list
 
 Commands build the services they need with ``assistant.container``. Every error ends as one line on
 standard error and a non-zero exit code (2 for bad input or settings, 1 otherwise).
@@ -73,6 +74,6 @@ def main(argv=None) -> int:
     return cli.main(args=argv, standalone_mode=False)
 
 
-from . import ask, corpus, db, index, keys, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
+from . import ask, corpus, db, index, jobs, keys, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
 
-__all__ = ["ask", "cli", "corpus", "db", "index", "keys", "main", "purge", "serve", "settings_of", "users"]
+__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "purge", "serve", "settings_of", "users"]
