@@ -453,26 +453,33 @@ def test_sends_left_by_a_killed_worker_are_sent_once_by_resume(app, smtp_sink):
     assert len(smtp_sink.messages) == 6
 
 
-def test_a_refused_recipient_is_retried_then_marked_failed(app, smtp_sink):
+def test_a_relay_that_is_down_is_retried_with_backoff_then_the_send_fails(app, smtp_sink):
     client = app.test_client()
-    subscribed(app, client, smtp_sink, "ok@example.fr")
-    subscribed(app, client, smtp_sink, "full@example.fr")
+    subscribed(app, client, smtp_sink, "a@example.fr")
+    subscribed(app, client, smtp_sink, "b@example.fr")
     smtp_sink.messages.clear()
-    smtp_sink.refuse("full@example.fr")  # 452-style temporary refusal for that recipient
-    issue_id = send_issue(app)
-    by = {nl(app).cipher.decrypt(sub.email_encrypted): sub.id for sub in rows(app, Subscriber)}
-    sends = {s.subscriber_id: s for s in rows(app, Send)}
-    assert sends[by["ok@example.fr"]].status == "sent"
-    failing = sends[by["full@example.fr"]]
-    assert failing.status == "pending" and failing.attempts == 1 and "full@example.fr" not in (failing.last_error or "")
+    smtp_sink.stop()  # the relay is down
+    first = send_issue(app, subject="First")
+    sends = rows(app, Send, Send.issue_id == first)
+    assert {(s.status, s.attempts) for s in sends} == {("pending", 1)}
+    assert all(s.last_error and "@" not in s.last_error for s in sends)  # the error, never the address
+    assert rows(app, Issue, Issue.id == first)[0].status == "sending"
+    nl(app).resume()  # not due yet (backoff): nothing tried
+    assert {s.attempts for s in rows(app, Send, Send.issue_id == first)} == {1}
+    smtp_sink.start()
+    nl(app).resume(now=utcnow() + timedelta(minutes=5))
+    assert sorted(to_of(m) for m in smtp_sink.messages) == ["a@example.fr", "b@example.fr"]
+    assert rows(app, Issue, Issue.id == first)[0].status == "sent"
+    # Down for good: after 5 attempts the sends are failed and the issue is finished.
+    smtp_sink.stop()
+    second = send_issue(app, subject="Second")
     later = utcnow()
     for _ in range(6):
-        later += timedelta(hours=1)
+        later += timedelta(hours=2)
         nl(app).resume(now=later)
-    failing = rows(app, Send, Send.id == failing.id)[0]
-    assert failing.status == "failed" and failing.attempts == 5
-    assert rows(app, Issue, Issue.id == issue_id)[0].status == "sent"
-    assert [to_of(m) for m in smtp_sink.messages] == ["ok@example.fr"]
+    assert {(s.status, s.attempts) for s in rows(app, Send, Send.issue_id == second)} == {("failed", 5)}
+    assert rows(app, Issue, Issue.id == second)[0].status == "sent"
+    smtp_sink.start()
 
 
 # -- the operator's pages -------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ class NewsletterService:
         return row, subscriber
 
     def _queue(self, session: Session, to: str, content: MailContent, category: str) -> None:
-        from ..mail.models import Email
+        from ..mail import Email
 
         self.mailer.queue(Email(to=to, subject=content.subject, text=content.text, html=content.html,
                                 headers=dict(content.headers), category=category), session=session)
@@ -507,7 +507,6 @@ class NewsletterService:
 
     def send_batch(self, issue_id: int, send_ids: list[int]) -> Counter:
         """Send one batch: claim the pending rows, then for each: ``sending``, SMTP, ``sent`` (or retry later)."""
-        from ..mail.models import Email
         from ..web.markdown import render_markdown
 
         counts: Counter = Counter()
@@ -537,10 +536,7 @@ class NewsletterService:
                                   self.unsubscribe_url(public_id), self.settings.newsletter_mailto)
             message_id = f"<newsletter.{issue_id}.{send_id}.{public_id[:12]}@{domain}>"
             try:
-                returned = self.mailer.send_direct(Email(
-                    to=self.cipher.decrypt(encrypted), subject=content.subject, text=content.text,
-                    html=content.html, headers={**content.headers, "Message-ID": message_id},
-                    category="newsletter.issue"))
+                returned = self._send_now(self.cipher.decrypt(encrypted), content, message_id)
             except Exception as e:  # noqa: BLE001 - any delivery failure is recorded and retried
                 error = f"{type(e).__name__}: {str(e)[:200]}"
                 with self.database.transaction() as s:
@@ -557,6 +553,20 @@ class NewsletterService:
             counts["sent"] += 1
         self._finish_if_done(issue_id, utcnow())
         return counts
+
+    def _send_now(self, to: str, content: MailContent, message_id: str) -> str:
+        """Send one issue e-mail with its own stable Message-ID (a resend after a crash keeps it); the id."""
+        from ..mail import Email
+        from ..mail.smtp import build_message
+
+        email = Email(to=to, subject=content.subject, text=content.text, html=content.html,
+                      headers=dict(content.headers), category="newsletter.issue")  # checks address and headers
+        transport = getattr(self.mailer, "transport", None)
+        if transport is None:  # a mailer without a transport of its own: its Message-ID
+            return self.mailer.send_direct(email)
+        transport.send(build_message(self.settings.mail_from, email.to, email.subject, email.text, email.html,
+                                     email.headers, message_id))
+        return message_id
 
     def _finish_if_done(self, issue_id: int, now: datetime) -> None:
         with self.database.transaction() as s:
