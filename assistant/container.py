@@ -28,6 +28,7 @@ from .config import Settings, with_development_keys
 from .db import Database
 from .errors import VectorStoreUnavailable
 from .jobs import JobQueue, build_job_queue
+from .mail import Mailer
 from .newsletter.service import NewsletterService
 from .privacy.crypto import FieldCipher, KeyedHasher
 from .privacy.retention import RetentionRegistry
@@ -50,6 +51,7 @@ class Services:
     accounts: AccountService
     retention: RetentionRegistry
     jobs: JobQueue  # background jobs (JOBS_BACKEND); job functions receive these services
+    mailer: Mailer  # outbox and SMTP (SMTP_URL; .eml files in DATA_DIR/mail/ in development)
     # The answer engine; None in processes built with engine=False (`worker`, `jobs run-periodic`).
     sources: SourceLibrary | None
     embedder: Embedder | None
@@ -87,6 +89,7 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
     database = given("database", lambda: build_database(settings))
     cipher = given("cipher", lambda: build_cipher(settings))
     hasher = given("hasher", lambda: build_hasher(settings))
+    jobs = given("jobs", lambda: build_job_queue(settings))
     services = Services(
         settings=settings,
         database=database,
@@ -95,7 +98,8 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
         exchanges=given("exchanges", lambda: build_exchange_log(settings, database)),
         accounts=given("accounts", lambda: build_accounts(settings, database, cipher, hasher)),
         retention=given("retention", lambda: build_retention(settings)),
-        jobs=given("jobs", lambda: build_job_queue(settings)),
+        jobs=jobs,
+        mailer=given("mailer", lambda: build_mailer(settings, database, cipher, hasher, jobs)),
         sources=given("sources", lambda: SourceLibrary.load(settings)) if engine else overrides.get("sources"),
         embedder=answers.retriever.embedder if answers is not None else overrides.get("embedder"),
         conversations=answers.conversations if answers is not None else overrides.get("conversations"),
@@ -134,20 +138,27 @@ def build_accounts(settings: Settings, database: Database, cipher: FieldCipher |
     return AccountService(database, with_development_keys(settings), cipher=cipher, hasher=hasher)
 
 
+def build_mailer(settings: Settings, database: Database, cipher: FieldCipher, hasher: KeyedHasher,
+                 jobs: JobQueue) -> Mailer:
+    """The outbox and its delivery: SMTP_URL's relay, or .eml files in DATA_DIR/mail/ in development."""
+    return Mailer(settings, database, cipher, hasher, jobs)
+
+
 def build_retention(settings: Settings) -> RetentionRegistry:
     """Every feature's retention rules, in the order `purge` applies them."""
     from .accounts.retention import retention_rules as accounts_rules
     from .chat.retention import retention_rules as chat_rules
+    from .mail.retention import retention_rules as mail_rules
     from .newsletter.retention import retention_rules as newsletter_rules
 
     return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days),
-                              *newsletter_rules()])
+                              *mail_rules(), *newsletter_rules()])
 
 
 def build_newsletter(settings: Settings, services: Services) -> NewsletterService:
     """Sign-ups, consent proof, unsubscribes and sending, over the database, cipher, hasher, mailer and queue."""
-    return NewsletterService(services.database, settings, services.cipher, services.hasher,
-                             getattr(services, "mailer", None), services.jobs)
+    return NewsletterService(services.database, settings, services.cipher, services.hasher, services.mailer,
+                             services.jobs)
 
 
 def build_embedder(settings: Settings) -> Embedder:

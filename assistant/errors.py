@@ -100,9 +100,16 @@ class DecryptionError(AssistantError):
 
 
 class MailError(AssistantError):
-    """A message cannot be sent: SMTP refused it, the relay is unreachable, or none is configured."""
+    """A message cannot be sent: SMTP refused it, the relay is unreachable, or none is configured.
+
+    ``permanent``: the relay refused for good (5xx); trying again would not help.
+    """
 
     http_status = 503
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class JobError(AssistantError):

@@ -8,7 +8,8 @@ one, then write the migration with ``gdpr-assistant db revision "what changed"``
 from .accounts.models import SignInEvent, User, UserSession
 from .chat.models import Exchange, Feedback
 from .db import Base
+from .mail.models import OutboxMessage
 from .newsletter.models import Issue, Send, Subscriber, SubscriberToken, Suppression
 
-__all__ = ["Base", "Exchange", "Feedback", "Issue", "Send", "SignInEvent", "Subscriber", "SubscriberToken",
-           "Suppression", "User", "UserSession"]
+__all__ = ["Base", "Exchange", "Feedback", "Issue", "OutboxMessage", "Send", "SignInEvent", "Subscriber",
+           "SubscriberToken", "Suppression", "User", "UserSession"]

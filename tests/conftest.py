@@ -187,3 +187,61 @@ def chroma_server(tmp_path):
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) keeping what it receives: ``.url`` for SMTP_URL, ``.messages``
+    (``email.message.EmailMessage``) and ``.envelopes`` ((mail_from, rcpt_tos)). ``stop()``/``start()`` take it
+    down and up again on the same port; ``login=("user", "password")`` requires AUTH."""
+
+    def __init__(self, login: tuple[str, str] | None = None):
+        self.port = free_port()
+        self.login = login
+        self.messages: list = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.controller = None
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
+        return f"smtp://{auth}127.0.0.1:{self.port}"
+
+    async def handle_DATA(self, server, session, envelope):
+        """aiosmtpd handler: parse and keep the message."""
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=email.policy.default))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and self.login is not None and \
+            (auth_data.login.decode(), auth_data.password.decode()) == self.login
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        kwargs = {}
+        if self.login:
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}  # loopback tests only
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_sink():
+    """A running SMTP server on a free loopback port, stopped after the test."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

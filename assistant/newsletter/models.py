@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime, new_id, utcnow
+from ..privacy.crypto import register_encrypted_column
 
 STATES = ("pending", "confirmed", "unsubscribed", "bounced", "complained")
 ENDED_STATES = ("unsubscribed", "bounced", "complained")
@@ -46,6 +47,9 @@ class Subscriber(Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     repermission_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # unsubscribed, bounced or complained
+
+
+register_encrypted_column(Subscriber, "email_encrypted")  # re-encrypted by `gdpr-assistant keys rotate`
 
 
 class SubscriberToken(Base):

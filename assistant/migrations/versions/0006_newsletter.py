@@ -1,14 +1,14 @@
 """newsletter: subscribers (encrypted address, keyed hash, consent proof), tokens, suppressions, issues, sends
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02 12:42:19.904657
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
