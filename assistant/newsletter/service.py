@@ -481,16 +481,24 @@ class NewsletterService:
                 Subscriber.state == "confirmed", Subscriber.language == issue.language)).all()
             new = [sid for sid, topics in rows if sid not in have and (
                 not wanted or not topics or wanted & set(topics.split(",")))]
+            ids = []
             if new:
                 s.execute(Send.__table__.insert(), [
                     {"issue_id": issue_id, "subscriber_id": sid, "status": "pending", "attempts": 0,
                      "created_at": now, "due_at": now + stale} for sid in new])
-        self._enqueue_pending(issue_id, now)
+                for i in range(0, len(new), 500):
+                    ids += s.scalars(select(Send.id).where(Send.issue_id == issue_id,
+                                                           Send.subscriber_id.in_(new[i:i + 500])))
+        # Only the rows written now: rows of an earlier, interrupted run are re-queued by `resume` when due.
+        size = self.settings.newsletter_batch_size
+        ids.sort()
+        for i in range(0, len(ids), size):
+            self.jobs.enqueue("newsletter.send_batch", issue_id=issue_id, send_ids=ids[i:i + size])
         self._finish_if_done(issue_id, now)
         return len(new)
 
     def _enqueue_pending(self, issue_id: int, now: datetime, only_due: bool = False) -> int:
-        """Queue batch jobs for an issue's pending sends (all, or only those due again)."""
+        """Queue batch jobs for an issue's pending sends (all, or only those due again); their due time moves on."""
         stale = timedelta(seconds=self.settings.newsletter_stale_seconds)
         size = self.settings.newsletter_batch_size
         with self.database.transaction() as s:
