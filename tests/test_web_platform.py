@@ -34,8 +34,12 @@ def test_services_are_built_once_and_shared(make_app):
     assert services.answers.conversations is services.conversations
     assert services.exchanges.db is services.database
     assert [r.name for r in services.retention.rules] == ["chat.feedback", "chat.exchanges",
-                                                          "accounts.sign_in_events", "accounts.sessions"]
+                                                          "accounts.sign_in_events", "accounts.sessions",
+                                                          "mail.outbox"]
     assert services.accounts.db is services.database
+    assert services.accounts.cipher is services.cipher and services.accounts.hasher is services.hasher
+    assert services.mailer.database is services.database and services.mailer.jobs is services.jobs
+    assert services.jobs.services is services and services.mailer.cipher is services.cipher
     client = app.test_client()
     for _ in range(2):
         assert client.post("/api/chat", json=BREACH).status_code == 200
