@@ -51,11 +51,12 @@ class Workers:
     """`gdpr-assistant worker` subprocesses."""
 
     def __init__(self, env, tmp_path):
-        self.env, self.tmp_path, self.procs = env, tmp_path, []
+        self.env, self.tmp_path, self.procs, self.logs = env, tmp_path, [], []
 
     def start(self, n=1):
         for _ in range(n):
             log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "wb")
+            self.logs.append(log)
             self.procs.append(subprocess.Popen([sys.executable, "-m", "assistant.cli", "worker"], env=self.env,
                                                stdout=log, stderr=subprocess.STDOUT))
 
@@ -74,6 +75,9 @@ class Workers:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
+        for log in self.logs:
+            log.close()
 
 
 @pytest.fixture
