@@ -540,3 +540,18 @@ def test_admin_counts_growth_export_compose_digest_and_history(app, smtp_sink, o
                                                               "reports": "one@example.fr,bounce\n"})
     assert bounce.status_code == 200 and "1 bounced" in bounce.get_data(True)
     assert nl(app).counts_by_state()["bounced"] == 1
+
+
+def test_bounces_command_reads_reports_and_refuses_a_bad_line(make_app, smtp_sink, settings, runner):
+    from assistant.cli import cli
+
+    app = make_app(smtp_url=smtp_sink.url, jobs_backend="inline", public_origin="https://assistant.example.fr")
+    subscribed(app, app.test_client(), smtp_sink, "gone@example.fr")
+    env = {"ASSISTANT_DATA_DIR": str(settings.data_dir), "DATABASE_URL": "", "JOBS_BACKEND": "inline"}
+    bad = runner.invoke(cli, ["newsletter", "bounces", "-"], input="gone@example.fr,bounce\nnot-an-address,bounce\n",
+                        env=env)
+    assert bad.exit_code != 0 and "line 2" in bad.output
+    assert count(app, Subscriber, Subscriber.state == "confirmed") == 1  # nothing changed
+    ok = runner.invoke(cli, ["newsletter", "bounces", "-"], input="gone@example.fr,bounce\n", env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "recorded 1 bounce(s)" in ok.output and nl(app).counts_by_state()["bounced"] == 1
