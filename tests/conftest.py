@@ -194,9 +194,11 @@ class SmtpSink:
     (``email.message.EmailMessage``) and ``.envelopes`` ((mail_from, rcpt_tos)). ``stop()``/``start()`` take it
     down and up again on the same port; ``login=("user", "password")`` requires AUTH."""
 
-    def __init__(self, login: tuple[str, str] | None = None):
+    def __init__(self, login: tuple[str, str] | None = None, tls: str = "", cert: tuple[str, str] | None = None):
         self.port = free_port()
         self.login = login
+        self.tls = tls  # "" plain, "starttls" (offered and required), "smtps" (TLS from the first byte)
+        self.cert = cert  # (certificate file, key file) for TLS
         self.messages: list = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.controller = None
@@ -204,7 +206,8 @@ class SmtpSink:
     @property
     def url(self) -> str:
         auth = f"{self.login[0]}:{self.login[1]}@" if self.login else ""
-        return f"smtp://{auth}127.0.0.1:{self.port}"
+        scheme = "smtps" if self.tls == "smtps" else "smtp"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}" + ("?starttls=1" if self.tls == "starttls" else "")
 
     async def handle_DATA(self, server, session, envelope):
         """aiosmtpd handler: parse and keep the message."""
@@ -229,6 +232,15 @@ class SmtpSink:
         kwargs = {}
         if self.login:
             kwargs = {"authenticator": self._authenticate, "auth_require_tls": False}  # loopback tests only
+        if self.tls:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.cert)
+            if self.tls == "starttls":
+                kwargs.update(tls_context=context, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=context, server_hostname="127.0.0.1")
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
         self.controller.start()
 

@@ -232,4 +232,10 @@ def test_jobs_list(registered, runner, settings):
 def test_worker_needs_the_rq_backend(runner, settings):
     result = runner.invoke(cli, ["worker", "--burst"], env=cli_env(settings))
     assert result.exit_code == 2 and "set JOBS_BACKEND=rq and REDIS_URL" in result.output
+    result = runner.invoke(cli, ["worker", "--burst"], env=cli_env(settings, JOBS_BACKEND="rq",
+                                                                   REDIS_URL="redis://127.0.0.1:1/0"))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == ("Error: the worker cannot start: Redis at redis://127.0.0.1:1/0 "
+                                                      "is unreachable (ConnectionError); check REDIS_URL and that "
+                                                      "Redis is running")
 

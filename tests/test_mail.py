@@ -210,6 +210,55 @@ def test_login_to_the_relay():
     assert len(sink.messages) == 1
 
 
+def self_signed(tmp_path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize("tls", ["starttls", "smtps"])
+def test_tls_to_the_relay(tmp_path, monkeypatch, tls):
+    """smtps:// and ?starttls=1 speak TLS and check the relay's certificate (trusted here through SSL_CERT_FILE)."""
+    cert = self_signed(tmp_path)
+    sink = SmtpSink(login=("relay-user", "s3cret"), tls=tls, cert=cert)
+    sink.start()
+    try:
+        services = build_services(_settings(sink.url), engine=False)
+        with pytest.raises(MailError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            services.mailer.send_direct(letter())  # an unknown certificate is refused
+        monkeypatch.setenv("SSL_CERT_FILE", cert[0])
+        message_id = services.mailer.send_direct(letter())
+        plain = build_services(_settings(sink.url.replace("smtps://", "smtp://").replace("?starttls=1", "")),
+                               engine=False)
+        if tls == "starttls":  # the relay requires STARTTLS: a plain session is refused, permanently
+            with pytest.raises(MailError) as e:
+                plain.mailer.send_direct(letter())
+            assert e.value.permanent and "530" in e.value.message
+    finally:
+        sink.stop()
+    assert [m["Message-ID"] for m in sink.messages] == [message_id]
+
+
 def _settings(smtp_url):
     import tempfile
 
@@ -243,6 +292,14 @@ def test_development_writes_eml_files(make_services, settings, caplog):
     assert msg["To"] == "marie.curie@example.org" and msg["Message-ID"] == row(services, outbox_id).message_id
     assert msg.get_body(("html",)) is not None and path.stat().st_mode & 0o077 == 0
     assert row(services, outbox_id).status == "sent"
+
+
+def test_development_defaults_deliver_from_the_worker_thread(make_services, settings):
+    """What `make run` does: the thread backend and no SMTP_URL."""
+    services = make_services(jobs_backend="thread")
+    outbox_id = services.mailer.queue(letter())
+    assert services.jobs.backend == "thread" and services.jobs.wait_idle()
+    assert row(services, outbox_id).status == "sent" and len(list((settings.data_dir / "mail").glob("*.eml"))) == 1
 
 
 @pytest.mark.parametrize("kw,message", [

@@ -4,6 +4,9 @@ import re
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from assistant.cli import cli
@@ -196,3 +199,10 @@ def test_ordinary_text_is_kept(text):
 def test_counts_every_identifier():
     text, n = redact("jo@example.fr, 06 12 34 56 78 and 4111 1111 1111 1111")
     assert text == "[EMAIL], [PHONE] and [CARD]" and n == 3
+
+
+@settings_h(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 .-+:@abcfrAB()\u00a0\u202f\n", max_size=80))
+def test_redaction_never_fails_and_is_stable(text):
+    once, _ = redact(text)
+    assert redact(once) == (once, 0)  # nothing left to mask, and masks are not masked again

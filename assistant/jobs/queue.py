@@ -63,7 +63,8 @@ class JobQueue:
         self._services = None
 
     def bind(self, services) -> None:
-        """The services the jobs receive (set by build_services, which builds the queue first)."""
+        """The services the jobs receive (set by build_services, which builds the queue first); loads the jobs."""
+        load_jobs()
         self._services = services
 
     @property

@@ -55,7 +55,10 @@ def execute_periodic(name: str) -> None:
 
 def run_worker(services, burst: bool = False, tick: float = 5.0) -> None:
     """Work on the queue until stopped (or, with ``burst``, until it is empty), running due periodic tasks."""
+    from redis import RedisError
     from rq import SimpleWorker
+
+    from ..errors import JobError
 
     jobs = services.jobs
     if not isinstance(jobs, RQQueue):
@@ -67,6 +70,10 @@ def run_worker(services, burst: bool = False, tick: float = 5.0) -> None:
         while not stop.wait(tick):
             jobs.schedule_due()
 
+    try:
+        jobs.redis.ping()
+    except RedisError as e:
+        raise JobError(f"the worker cannot start: {jobs._unreachable(e)}") from None
     jobs.schedule_due()
     scheduler = None
     if not burst:
@@ -75,6 +82,8 @@ def run_worker(services, burst: bool = False, tick: float = 5.0) -> None:
     try:
         SimpleWorker([jobs.queue], connection=jobs.redis).work(burst=burst, logging_level="INFO",
                                                               with_scheduler=False)
+    except RedisError as e:
+        raise JobError(f"the worker stopped: {jobs._unreachable(e)}") from None
     finally:
         stop.set()
         if scheduler is not None:
