@@ -15,9 +15,10 @@ import urllib.request
 
 import pyotp
 import pytest
-from conftest import FIXTURE_CORPUS, SmtpSink, free_port
 from playwright.sync_api import expect
 from test_browser import PASSWORD, axe, axe_page, browser, page  # noqa: F401  (fixtures shared with test_browser)
+
+from conftest import FIXTURE_CORPUS, SmtpSink, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 OPERATOR = "operator@example.fr"
