@@ -290,6 +290,8 @@ def test_forged_unsubscribe_links_are_refused_and_change_nothing(app, smtp_sink)
     for token in (f"{public_id}.{'0' * 32}", public_id, "x.y", f"{'a' * 40}.{'b' * 32}"):
         resp = client.post(f"/newsletter/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert resp.status_code == 404, token
+        page = client.get(f"/newsletter/unsubscribe/{token}?lang=en")
+        assert page.status_code == 404 and "not valid" in page.get_data(True) and "<form" not in page.get_data(True)
     assert rows(app, Subscriber)[0].state == "confirmed" and count(app, Suppression) == 0
 
 
@@ -534,11 +536,15 @@ def test_admin_counts_growth_export_compose_digest_and_history(app, smtp_sink, o
     smtp_sink.messages.clear()
     sent = operator.post(made.headers["Location"] + "/send", data={"csrf_token": csrf(issue_page.get_data(True))})
     assert sent.status_code == 302 and len(smtp_sink.messages) == 2
+    again = operator.post(made.headers["Location"] + "/send", data={"csrf_token": csrf(issue_page.get_data(True))})
+    assert again.status_code == 409 and "never sent twice" in again.get_data(True) and len(smtp_sink.messages) == 2
     history = operator.get("/admin/newsletter/").get_data(True)
     assert "Hello" in history
     bounce = operator.post("/admin/newsletter/bounces", data={"csrf_token": csrf(html),
                                                               "reports": "one@example.fr,bounce\n"})
     assert bounce.status_code == 200 and "1 bounced" in bounce.get_data(True)
+    bad_report = operator.post("/admin/newsletter/bounces", data={"csrf_token": csrf(html), "reports": "x,spam\n"})
+    assert bad_report.status_code == 422 and "Nothing recorded" in bad_report.get_data(True)
     assert nl(app).counts_by_state()["bounced"] == 1
 
 

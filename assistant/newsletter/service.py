@@ -182,6 +182,10 @@ class NewsletterService:
                              code="invalid_link", http_status=404)
         return public_id
 
+    def check_unsubscribe(self, token: str) -> None:
+        """InputError (404) when an unsubscribe link's signature is wrong (the page says so before any button)."""
+        self._public_id_of(token)
+
     def _new_token(self, session: Session, subscriber: Subscriber, purpose: str, ttl: timedelta,
                    now: datetime) -> str:
         token = secrets.token_urlsafe(32)

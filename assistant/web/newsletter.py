@@ -61,6 +61,23 @@ def input_message(e: InputError) -> str:
     }.get(e.code, e.message)
 
 
+def admin_message(e: InputError) -> str:
+    """An operator's bad input, in the page language."""
+    from ..newsletter.service import MAX_BODY, MAX_SUBJECT
+
+    return {
+        "subject_required": _("Give the issue a subject."),
+        "subject_too_long": _("The subject is too long (%(n)s characters at most).", n=MAX_SUBJECT),
+        "body_required": _("Write the issue's text (Markdown)."),
+        "body_too_long": _("The text is too long (%(n)s characters at most).", n=MAX_BODY),
+        "invalid_language": _("Choose French or English."),
+        "invalid_topic": _("Choose topics from the list."),
+        "already_sent": _("This issue has already been sent (or is being sent): it is never sent twice."),
+        "public_origin_required": _("Set PUBLIC_ORIGIN (https://...) before sending: every e-mail needs an absolute "
+                                    "unsubscribe link."),
+    }.get(e.code, e.message)
+
+
 def _origin() -> str:
     return request.host_url.rstrip("/")
 
@@ -160,7 +177,13 @@ def keep(token: str):
 
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str):
-    """The visible unsubscribe link's page: one button."""
+    """The visible unsubscribe link's page: one button (a forged link says so at once)."""
+    try:
+        current_services().newsletter.check_unsubscribe(token)
+    except InputError:
+        return render_template("newsletter/message.html", title=_("Link not valid"),
+                               message=_("This unsubscribe link is not valid. Use the link of a recent e-mail."),
+                               error=True), 404
     return render_template("newsletter/unsubscribe.html", action=url_for("newsletter.unsubscribe", token=token))
 
 
@@ -302,7 +325,7 @@ def admin_compose():
             form.get("subject", ""), form.get("body", ""), form.get("language", ""), form.getlist("topics"),
             kind=form.get("kind") if form.get("kind") in ("composed", "digest") else "composed")
     except InputError as e:
-        return _admin_page(compose_error=e.message, values=form), 422
+        return _admin_page(compose_error=admin_message(e), values=form), 422
     return redirect(url_for("newsletter_admin.admin_issue", issue_id=issue_id))
 
 
@@ -314,25 +337,30 @@ def admin_digest():
     try:
         subject, body = services.newsletter.digest(services.sources.docs.values(), lang)
     except InputError as e:
-        return _admin_page(compose_error=e.message), 422
+        return _admin_page(compose_error=admin_message(e)), 422
     return _admin_page(values={"subject": subject, "body": body, "language": lang, "kind": "digest"})
 
 
 @admin_bp.get("/issues/<int:issue_id>")
-def admin_issue(issue_id: int):
+def admin_issue(issue_id: int, error: str | None = None):
     """One issue: its rendering, and the send button while it is a draft."""
     from .markdown import render_markdown
 
     issue = current_services().newsletter.issue(issue_id)
     report = next((r for r in current_services().newsletter.send_history(limit=500) if r.issue_id == issue_id), None)
     return render_template("newsletter/admin_issue.html", issue=issue, body_html=render_markdown(issue.body_markdown),
-                           report=report)
+                           report=report, error=error)
 
 
 @admin_bp.post("/issues/<int:issue_id>/send")
 def admin_send(issue_id: int):
     """Queue the sending of a draft issue (never twice)."""
-    current_services().newsletter.start_sending(issue_id)
+    try:
+        current_services().newsletter.start_sending(issue_id)
+    except InputError as e:
+        if e.http_status == 404:
+            raise
+        return admin_issue(issue_id, error=admin_message(e)), e.http_status
     return redirect(url_for("newsletter_admin.admin_issue", issue_id=issue_id))
 
 
@@ -344,7 +372,8 @@ def admin_bounces():
         reports = [tuple(part.strip() for part in (ln.split(",", 1) + [""])[:2]) for ln in lines]
         counts = current_services().newsletter.record_delivery_problems(reports)
     except InputError as e:
-        return _admin_page(bounce_error=e.message), 422
+        return _admin_page(bounce_error=_("Nothing recorded: %(problem)s. One report a line: address,bounce or "
+                                          "address,complaint.", problem=e.message)), 422
     return _admin_page(bounce_notice=_("Recorded: %(bounced)s bounced, %(complained)s complaints, %(unknown)s "
                                        "unknown addresses (suppressed too).", bounced=counts["bounced"],
                                        complained=counts["complained"], unknown=counts["unknown"]))
