@@ -561,3 +561,26 @@ def test_bounces_command_reads_reports_and_refuses_a_bad_line(make_app, smtp_sin
     ok = runner.invoke(cli, ["newsletter", "bounces", "-"], input="gone@example.fr,bounce\n", env=env)
     assert ok.exit_code == 0, ok.output
     assert "recorded 1 bounce(s)" in ok.output and nl(app).counts_by_state()["bounced"] == 1
+
+
+def test_a_subscriber_removed_while_an_issue_is_queued_is_skipped_and_the_issue_finishes(app, smtp_sink):
+    client = app.test_client()
+    subscribed(app, client, smtp_sink, "stays@example.fr")
+    subscribed(app, client, smtp_sink, "leaves@example.fr")
+    issue_id = nl(app).create_issue("Queued", "Text", "en")
+    with services_of(app).database.transaction() as s:
+        s.execute(update(Issue).where(Issue.id == issue_id).values(status="sending", send_started_at=utcnow()))
+    jobs = services_of(app).jobs
+    real_enqueue = jobs.enqueue
+    jobs.enqueue = lambda name, **kw: "queued"  # the batches wait in the queue...
+    try:
+        nl(app).prepare_sends(issue_id)
+    finally:
+        jobs.enqueue = real_enqueue
+    gone = [s for s in rows(app, Subscriber) if nl(app).cipher.decrypt(s.email_encrypted) == "leaves@example.fr"][0]
+    with services_of(app).database.transaction() as s:  # ...while the inactive-subscriber rule removes one
+        s.execute(Subscriber.__table__.delete().where(Subscriber.id == gone.id))
+    smtp_sink.messages.clear()
+    nl(app).resume(now=utcnow() + timedelta(hours=1))
+    assert [to_of(m) for m in smtp_sink.messages] == ["stays@example.fr"]
+    assert rows(app, Issue)[0].status == "sent" and count(app, Send) == 1

@@ -529,15 +529,16 @@ class NewsletterService:
                       .values(status="claimed", claim=claim, claimed_at=now))
         with self.database.reading() as s:
             issue = s.get(Issue, issue_id)
+            # Outer join: a subscriber removed since (erased, inactive) leaves a row to drop, not one to retry.
             rows = s.execute(select(Send.id, Subscriber.public_id, Subscriber.email_encrypted, Subscriber.state)
-                             .join(Subscriber, Subscriber.id == Send.subscriber_id)
+                             .select_from(Send).outerjoin(Subscriber, Subscriber.id == Send.subscriber_id)
                              .where(Send.claim == claim, Send.status == "claimed").order_by(Send.id)).all()
         if issue is None:
             return counts
         body_html = str(render_markdown(issue.body_markdown))
         domain = urlparse(self.origin()).hostname or "localhost"
         for send_id, public_id, encrypted, state in rows:
-            if state != "confirmed" or not encrypted:  # unsubscribed since the rows were written
+            if state != "confirmed" or not encrypted:  # unsubscribed or removed since the rows were written
                 with self.database.transaction() as s:
                     s.execute(delete(Send).where(Send.id == send_id))
                 counts["skipped"] += 1
