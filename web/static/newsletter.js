@@ -6,6 +6,7 @@
   var textsEl = document.getElementById("newsletter-texts");
   var texts = textsEl ? JSON.parse(textsEl.textContent) : {};
   var tokenMeta = document.querySelector("meta[name=csrf-token]");
+  document.querySelectorAll(".newsletter-box[hidden]").forEach(function (box) { box.hidden = false; });
   document.querySelectorAll("form.newsletter-form").forEach(function (form) {
     var error = form.querySelector(".error");
     var notice = form.querySelector("[role=status]");
