@@ -326,6 +326,22 @@ FIELDS: tuple[Setting, ...] = (
     Setting("signin_record_days", "ASSISTANT_SIGNIN_RECORD_DAYS", int, 180,
             "Days sign-in records (time, account, client address, outcome) and ended sessions are kept for "
             "security audits before `purge` deletes them.", minimum=1, maximum=3650),
+    Setting("newsletter_rate_limit", "NEWSLETTER_RATE_LIMIT", str, "5/minute;50/day",
+            "Newsletter form posts (sign-up, data-access link) one client address may make.",
+            check=_rate_limit_check),
+    Setting("newsletter_cooldown_minutes", "NEWSLETTER_COOLDOWN_MINUTES", int, 60,
+            "Minutes before a repeated sign-up (or data-access request) for the same address sends another "
+            "e-mail; within it the form answers the same and nothing is sent.", minimum=1, maximum=10080),
+    Setting("newsletter_store_ip", "NEWSLETTER_STORE_IP", int, 0,
+            "1 stores the client address with each newsletter sign-up's consent proof; 0 (default) does not.",
+            minimum=0, maximum=1),
+    Setting("newsletter_batch_size", "NEWSLETTER_BATCH_SIZE", int, 100,
+            "Recipients per newsletter sending job.", minimum=1, maximum=5000),
+    Setting("newsletter_stale_seconds", "NEWSLETTER_STALE_SECONDS", int, 600,
+            "Seconds after which newsletter sends claimed by a worker that died are queued again (and pending "
+            "ones re-queued).", minimum=1, maximum=86400),
+    Setting("newsletter_mailto", "NEWSLETTER_UNSUBSCRIBE_MAILTO", str, "",
+            "Optional address for mailto: unsubscribe requests, added to List-Unsubscribe after the https link."),
     Setting("torch_threads", "ASSISTANT_TORCH_THREADS", int, 0,
             "CPU threads for the embedding model; 0 keeps torch's default. Servers with several workers on a "
             "small machine answer more requests per second with 1.", minimum=0, maximum=64),
@@ -401,6 +417,12 @@ class Settings:
     session_idle_minutes: int
     session_max_hours: int
     signin_record_days: int
+    newsletter_rate_limit: str
+    newsletter_cooldown_minutes: int
+    newsletter_store_ip: int
+    newsletter_batch_size: int
+    newsletter_stale_seconds: int
+    newsletter_mailto: str
     torch_threads: int
     host: str
     port: int

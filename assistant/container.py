@@ -30,6 +30,7 @@ from .errors import VectorStoreUnavailable
 from .jobs import JobQueue, build_job_queue
 from .live import LiveIndex, Served
 from .mail import Mailer
+from .newsletter.service import NewsletterService
 from .privacy.crypto import FieldCipher, KeyedHasher
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
@@ -57,6 +58,7 @@ class Services:
     embedder: Embedder | None
     conversations: ConversationStore | None
     live: LiveIndex | None  # the answer service and source texts of the live index generation
+    newsletter: NewsletterService | None = None  # built last: it uses the mailer and the job queue
 
     @property
     def answers(self) -> AnswerService | None:
@@ -113,6 +115,7 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
         conversations=answers.conversations if answers is not None else overrides.get("conversations"),
         live=live,
     )
+    services.newsletter = given("newsletter", lambda: build_newsletter(settings, services))
     services.jobs.bind(services)
     if engine:
         services.jobs.start()
@@ -192,9 +195,16 @@ def build_retention(settings: Settings) -> RetentionRegistry:
     from .accounts.retention import retention_rules as accounts_rules
     from .chat.retention import retention_rules as chat_rules
     from .mail.retention import retention_rules as mail_rules
+    from .newsletter.retention import retention_rules as newsletter_rules
 
     return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days),
-                              *mail_rules()])
+                              *mail_rules(), *newsletter_rules()])
+
+
+def build_newsletter(settings: Settings, services: Services) -> NewsletterService:
+    """Sign-ups, consent proof, unsubscribes and sending, over the database, cipher, hasher, mailer and queue."""
+    return NewsletterService(services.database, settings, services.cipher, services.hasher, services.mailer,
+                             services.jobs)
 
 
 def build_embedder(settings: Settings) -> Embedder:

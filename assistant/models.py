@@ -9,5 +9,7 @@ from .accounts.models import SignInEvent, User, UserSession
 from .chat.models import Exchange, Feedback
 from .db import Base
 from .mail.models import OutboxMessage
+from .newsletter.models import Issue, Send, Subscriber, SubscriberToken, Suppression
 
-__all__ = ["Base", "Exchange", "Feedback", "OutboxMessage", "SignInEvent", "User", "UserSession"]
+__all__ = ["Base", "Exchange", "Feedback", "Issue", "OutboxMessage", "Send", "SignInEvent", "Subscriber",
+           "SubscriberToken", "Suppression", "User", "UserSession"]

@@ -74,6 +74,7 @@ def main(argv=None) -> int:
     return cli.main(args=argv, standalone_mode=False)
 
 
-from . import ask, corpus, db, index, jobs, keys, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
+from . import ask, corpus, db, index, jobs, keys, newsletter, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
 
-__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "purge", "serve", "settings_of", "users"]
+__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "newsletter", "purge", "serve", "settings_of",
+           "users"]

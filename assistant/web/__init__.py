@@ -48,15 +48,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from .accounts import bp as accounts_bp
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .newsletter import admin_bp as newsletter_admin_bp
+    from .newsletter import api_bp as newsletter_api_bp
+    from .newsletter import bp as newsletter_bp
     from .pages import bp as pages_bp
     from .partner import bp as partner_bp
     from .sources import bp as sources_bp
 
     i18n.init_app(app)
     errors.init_app(app)
-    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp):
+    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp, newsletter_bp,
+                      newsletter_api_bp, newsletter_admin_bp):
         app.register_blueprint(blueprint)
     security.csrf.exempt(api_bp)  # the API checks origins and page tokens itself (security.check_api_request)
+    security.csrf.exempt(newsletter_api_bp)
+    # RFC 8058: mail providers post the one-click unsubscribe without a session; the signed token is the guard.
+    security.csrf.exempt("assistant.web.newsletter.unsubscribe")
     security.init_app(app, settings)  # last: it attaches rate limits to the registered views
     return app
 
