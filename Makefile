@@ -9,17 +9,25 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ASSISTANT_EURLEX_DIR ?= $(abspath $(EURLEX_DIR))
 
-.PHONY: install run index official migrate test lint bench clean browser translations
+.PHONY: install install-dev run index official migrate test lint bench clean browser translations
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# Runtime dependencies only for `make run` (a first run compiles nothing); the dev extra (tests, lint,
+# llama-cpp-python for the llama.cpp backend, which compiles for minutes) for `make test`.
+$(BIN)/.installed: pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first: a bare `torch` would pull several GB of CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
+
+install-dev: $(BIN)/.installed-dev
 
 # Official text: import the EUR-Lex files when they are on disk, else try to download them.
 official: install
@@ -50,14 +58,14 @@ tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package-lock.json
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	npm ci --prefix tests/browser --no-audit --no-fund --silent
 
-test: install browser
+test: install-dev browser
 	$(BIN)/pytest
 
 # After changing an interface text: extract, update fr/en, compile (then translate what it lists in fr).
-translations: install
+translations: install-dev
 	$(BIN)/python tools/translations.py
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check assistant tests bench
 
 bench: install

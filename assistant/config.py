@@ -21,7 +21,19 @@ from urllib.parse import parse_qs, urlparse
 
 from .errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent  # the source checkout (meaningless in an installed package)
+
+
+def bundled(name: str) -> Path:
+    """A directory shipped with the assistant: ``corpus`` or ``web``.
+
+    An installed package carries it as ``assistant/_<name>`` (copied by setup.py); a source checkout
+    (or an editable install) has it at the top of the repository.
+    """
+    installed = PACKAGE_DIR / f"_{name}"
+    return installed if installed.is_dir() else PROJECT_ROOT / name
+
 ENVIRONMENTS = ("development", "production")
 MIN_SECRET_KEY_CHARS = 32
 
@@ -182,7 +194,7 @@ FIELDS: tuple[Setting, ...] = (
             choices=ENVIRONMENTS),
     Setting("data_dir", "ASSISTANT_DATA_DIR", Path, "./data",
             "Directory holding all state: database, vector store, lexical index, imported official texts."),
-    Setting("corpus_dir", "ASSISTANT_CORPUS_DIR", Path, str(PROJECT_ROOT / "corpus"),
+    Setting("corpus_dir", "ASSISTANT_CORPUS_DIR", Path, str(bundled("corpus")),
             "The bundled corpus (Markdown with front matter) that `index` reads."),
     Setting("eurlex_dir", "ASSISTANT_EURLEX_DIR", Path, str(PROJECT_ROOT.parent / "shared/data/gdpr/eurlex"),
             "Where tests and `make run` look for the official EUR-Lex XHTML files (FR and EN) to import."),
@@ -256,6 +268,13 @@ FIELDS: tuple[Setting, ...] = (
     Setting("conversation_ttl", "ASSISTANT_CONVERSATION_TTL", int, 1800,
             "Seconds a conversation (redacted turns, for follow-up questions) is kept after its last message.",
             minimum=60, maximum=86400),
+    Setting("max_conversations", "ASSISTANT_MAX_CONVERSATIONS", int, 10_000,
+            "Conversations kept at most (in each process's memory, or in Redis); past it the least recently "
+            "used is forgotten. Each keeps its last 10 turns.", minimum=10, maximum=10_000_000),
+    Setting("index_check_seconds", "ASSISTANT_INDEX_CHECK_SECONDS", float, 5.0,
+            "How often (at most, on a request) a running server checks for a newly built index generation; "
+            "it loads it in the background and serves it without a restart. 0 turns the check off.",
+            minimum=0, maximum=3600),
     Setting("llm_backend", "LLM_BACKEND", str, "",
             "Answer writer: empty or `none` for the grounded composer (no LLM), `openai` (any OpenAI-compatible "
             "endpoint: Mistral, vLLM, LM Studio, llama.cpp server), `ollama`, or `llamacpp` (local GGUF file). "
@@ -269,6 +288,9 @@ FIELDS: tuple[Setting, ...] = (
     Setting("llm_timeout", "LLM_TIMEOUT", float, 20.0,
             "Seconds before an LLM call is abandoned and the grounded composer answers instead.",
             minimum=0.1, maximum=600),
+    Setting("llm_contexts", "LLM_CONTEXTS", int, 2,
+            "llama.cpp contexts per process (`llamacpp` backend): answers written at the same time, each "
+            "with its own context; more wait for one, within LLM_TIMEOUT.", minimum=1, maximum=32),
     Setting("retention_days", "ASSISTANT_RETENTION_DAYS", int, 30,
             "Days a stored exchange (redacted question and answer) and its feedback are kept before `purge` "
             "deletes them.", minimum=1, maximum=3650),
@@ -307,6 +329,22 @@ FIELDS: tuple[Setting, ...] = (
     Setting("signin_record_days", "ASSISTANT_SIGNIN_RECORD_DAYS", int, 180,
             "Days sign-in records (time, account, client address, outcome) and ended sessions are kept for "
             "security audits before `purge` deletes them.", minimum=1, maximum=3650),
+    Setting("newsletter_rate_limit", "NEWSLETTER_RATE_LIMIT", str, "5/minute;50/day",
+            "Newsletter form posts (sign-up, data-access link) one client address may make.",
+            check=_rate_limit_check),
+    Setting("newsletter_cooldown_minutes", "NEWSLETTER_COOLDOWN_MINUTES", int, 60,
+            "Minutes before a repeated sign-up (or data-access request) for the same address sends another "
+            "e-mail; within it the form answers the same and nothing is sent.", minimum=1, maximum=10080),
+    Setting("newsletter_store_ip", "NEWSLETTER_STORE_IP", int, 0,
+            "1 stores the client address with each newsletter sign-up's consent proof; 0 (default) does not.",
+            minimum=0, maximum=1),
+    Setting("newsletter_batch_size", "NEWSLETTER_BATCH_SIZE", int, 100,
+            "Recipients per newsletter sending job.", minimum=1, maximum=5000),
+    Setting("newsletter_stale_seconds", "NEWSLETTER_STALE_SECONDS", int, 600,
+            "Seconds after which newsletter sends claimed by a worker that died are queued again (and pending "
+            "ones re-queued).", minimum=1, maximum=86400),
+    Setting("newsletter_mailto", "NEWSLETTER_UNSUBSCRIBE_MAILTO", str, "",
+            "Optional address for mailto: unsubscribe requests, added to List-Unsubscribe after the https link."),
     Setting("torch_threads", "ASSISTANT_TORCH_THREADS", int, 0,
             "CPU threads for the embedding model; 0 keeps torch's default. Servers with several workers on a "
             "small machine answer more requests per second with 1.", minimum=0, maximum=64),
@@ -360,12 +398,15 @@ class Settings:
     default_language: str
     max_question_chars: int
     conversation_ttl: int
+    max_conversations: int
+    index_check_seconds: float
     llm_backend: str
     llm_url: str
     llm_model: str
     llm_api_key: Secret | None
     llm_max_tokens: int
     llm_timeout: float
+    llm_contexts: int
     retention_days: int
     widget_origins: tuple[str, ...]
     max_feedback_chars: int
@@ -380,6 +421,12 @@ class Settings:
     session_idle_minutes: int
     session_max_hours: int
     signin_record_days: int
+    newsletter_rate_limit: str
+    newsletter_cooldown_minutes: int
+    newsletter_store_ip: int
+    newsletter_batch_size: int
+    newsletter_stale_seconds: int
+    newsletter_mailto: str
     torch_threads: int
     host: str
     port: int

@@ -28,15 +28,18 @@ from .config import Settings, with_development_keys
 from .db import Database
 from .errors import VectorStoreUnavailable
 from .jobs import JobQueue, build_job_queue
+from .live import LiveIndex, Served
 from .mail import Mailer
 from .matching.service import MatchingService
+from .newsletter.service import NewsletterService
 from .privacy.crypto import FieldCipher, KeyedHasher
 from .privacy.retention import RetentionRegistry
 from .retrieval.embeddings import Embedder
 from .web.library import SourceLibrary
 
-# Construction seams that are not services themselves, accepted as overrides too.
-_PARTS = ("store", "retriever", "chat_model")
+# Construction seams that are not fields themselves, accepted as overrides too: ``answers`` and
+# ``sources`` are served as given (no live reload), the others are used to build them.
+_PARTS = ("store", "retriever", "chat_model", "answers", "sources")
 
 
 @dataclass
@@ -53,11 +56,21 @@ class Services:
     jobs: JobQueue  # background jobs (JOBS_BACKEND); job functions receive these services
     mailer: Mailer  # outbox and SMTP (SMTP_URL; .eml files in DATA_DIR/mail/ in development)
     # The answer engine; None in processes built with engine=False (`worker`, `jobs run-periodic`).
-    sources: SourceLibrary | None
     embedder: Embedder | None
     conversations: ConversationStore | None
-    answers: AnswerService | None
+    live: LiveIndex | None  # the answer service and source texts of the live index generation
     matching: MatchingService | None = None  # partners, referrals, leads (built last: it uses the others)
+    newsletter: NewsletterService | None = None  # built last: it uses the mailer and the job queue
+
+    @property
+    def answers(self) -> AnswerService | None:
+        """The answer service over the live index generation (take it once per request)."""
+        return self.live.current().answers if self.live is not None else None
+
+    @property
+    def sources(self) -> SourceLibrary | None:
+        """The texts behind the source pages, as the live index generation saw them."""
+        return self.live.current().sources if self.live is not None else None
 
     def close(self) -> None:
         """Stop background jobs and release pooled connections (end of a command or a test)."""
@@ -82,10 +95,10 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
         value = overrides.get(name)
         return build() if value is None else value  # `is None`: an empty store is falsy but given
 
-    answers = given("answers", lambda: build_answer_service(
-        settings, embedder=overrides.get("embedder"), store=overrides.get("store"),
-        retriever=overrides.get("retriever"), chat_model=overrides.get("chat_model"),
-        conversations=overrides.get("conversations"))) if engine else overrides.get("answers")
+    live = given("live", lambda: build_live_index(settings, **{k: overrides.get(k) for k in (
+        "embedder", "store", "retriever", "chat_model", "conversations", "answers", "sources")})) \
+        if engine else None
+    answers = live.current().answers if live is not None else None
     database = given("database", lambda: build_database(settings))
     cipher = given("cipher", lambda: build_cipher(settings))
     hasher = given("hasher", lambda: build_hasher(settings))
@@ -100,17 +113,53 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
         retention=given("retention", lambda: build_retention(settings)),
         jobs=jobs,
         mailer=given("mailer", lambda: build_mailer(settings, database, cipher, hasher, jobs)),
-        sources=given("sources", lambda: SourceLibrary.load(settings)) if engine else overrides.get("sources"),
         embedder=answers.retriever.embedder if answers is not None else overrides.get("embedder"),
         conversations=answers.conversations if answers is not None else overrides.get("conversations"),
-        answers=answers,
+        live=live,
     )
     services.matching = given("matching", lambda: build_matching(
         settings, database, services.embedder, cipher, hasher, services.mailer))
+    services.newsletter = given("newsletter", lambda: build_newsletter(settings, services))
     services.jobs.bind(services)
     if engine:
         services.jobs.start()
     return services
+
+
+def build_live_index(settings: Settings, embedder: Embedder | None = None, store=None, retriever=None,
+                     chat_model=None, conversations: ConversationStore | None = None,
+                     answers: AnswerService | None = None, sources: SourceLibrary | None = None) -> LiveIndex:
+    """The live index generation's services, reloaded when `gdpr-assistant index` publishes a new one.
+
+    A given ``answers`` or ``retriever`` is served as it is (tests); otherwise each new generation gets
+    a new answer service sharing the embedder, vector store, LLM writer, conversations and metrics.
+    """
+    fixed = answers is not None or retriever is not None or sources is not None
+    if answers is None:
+        answers = build_answer_service(settings, embedder=embedder, store=store, retriever=retriever,
+                                       chat_model=chat_model, conversations=conversations)
+    first = Served(answers.retriever.index.generation, answers,
+                   sources if sources is not None else SourceLibrary.load(settings))
+    if fixed:
+        return LiveIndex(first, settings.index_dir)
+    shared = answers
+    latest = {"store": answers.retriever.store}  # the store the last generation was read through
+
+    def load() -> Served:
+        """The answer service and source texts over the generation CURRENT names now."""
+        try:
+            # A new client: an open persistent one does not see the vectors the indexer just added.
+            previous = latest["store"]
+            store = previous.reopened() if previous is not None else open_vector_store(settings, shared.retriever.embedder)
+        except VectorStoreUnavailable as e:
+            logging.getLogger(__name__).error("vector store unavailable: %s", e.message)
+            store = None
+        latest["store"] = store  # the old client is dropped with the old generation (it holds its vectors)
+        new = _answer_service(settings, shared.retriever.embedder, store, shared.llm, shared.conversations,
+                              metrics=shared.metrics)
+        return Served(new.retriever.index.generation, new, SourceLibrary.load(settings))
+
+    return LiveIndex(first, settings.index_dir, load=load, check_seconds=settings.index_check_seconds)
 
 
 def build_database(settings: Settings) -> Database:
@@ -151,9 +200,10 @@ def build_retention(settings: Settings) -> RetentionRegistry:
     from .chat.retention import retention_rules as chat_rules
     from .mail.retention import retention_rules as mail_rules
     from .matching.retention import retention_rules as matching_rules
+    from .newsletter.retention import retention_rules as newsletter_rules
 
     return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days),
-                              *mail_rules(), *matching_rules()])
+                              *mail_rules(), *matching_rules(), *newsletter_rules()])
 
 
 def build_matching(settings: Settings, database: Database, embedder: Embedder | None, cipher: FieldCipher,
@@ -164,6 +214,12 @@ def build_matching(settings: Settings, database: Database, embedder: Embedder | 
     settings = with_development_keys(settings)
     return MatchingService(database, embedder, cipher, hasher, mailer, settings.secret_key.reveal(),
                            public_origin=settings.public_origin or f"http://{settings.host}:{settings.port}")
+
+
+def build_newsletter(settings: Settings, services: Services) -> NewsletterService:
+    """Sign-ups, consent proof, unsubscribes and sending, over the database, cipher, hasher, mailer and queue."""
+    return NewsletterService(services.database, settings, services.cipher, services.hasher, services.mailer,
+                             services.jobs)
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -189,8 +245,9 @@ def build_conversations(settings: Settings) -> ConversationStore:
     if settings.redis_url:
         from .answer.conversations import RedisConversationStore
 
-        return RedisConversationStore(settings.redis_url, ttl_seconds=settings.conversation_ttl)
-    return ConversationStore(ttl_seconds=settings.conversation_ttl)
+        return RedisConversationStore(settings.redis_url, ttl_seconds=settings.conversation_ttl,
+                                      max_conversations=settings.max_conversations)
+    return ConversationStore(ttl_seconds=settings.conversation_ttl, max_conversations=settings.max_conversations)
 
 
 def build_answer_service(settings: Settings, embedder: Embedder | None = None, store=None, retriever=None,
@@ -216,3 +273,13 @@ def build_answer_service(settings: Settings, embedder: Embedder | None = None, s
         conversations = build_conversations(settings)
     return AnswerService(settings, retriever, llm=LLMWriter(chat_model) if chat_model is not None else None,
                          conversations=conversations)
+
+
+def _answer_service(settings: Settings, embedder: Embedder, store, llm, conversations: ConversationStore,
+                    metrics=None) -> AnswerService:
+    """An answer service over the generation CURRENT names, reusing the process's other parts."""
+    from .retrieval.index import load_index
+    from .retrieval.retriever import HybridRetriever
+
+    retriever = HybridRetriever(settings, embedder, store, index=load_index(settings.index_dir))
+    return AnswerService(settings, retriever, llm=llm, conversations=conversations, metrics=metrics)

@@ -10,6 +10,7 @@ from .chat.models import Exchange, Feedback
 from .db import Base
 from .mail.models import OutboxMessage
 from .matching.models import ConsentRecord, Lead, LeadAccess, Partner, Referral
+from .newsletter.models import Issue, Send, Subscriber, SubscriberToken, Suppression
 
-__all__ = ["Base", "ConsentRecord", "Exchange", "Feedback", "Lead", "LeadAccess", "OutboxMessage", "Partner", "Referral",
-           "SignInEvent", "User", "UserSession"]
+__all__ = ["Base", "ConsentRecord", "Exchange", "Feedback", "Issue", "Lead", "LeadAccess", "OutboxMessage", "Partner",
+           "Referral", "Send", "SignInEvent", "Subscriber", "SubscriberToken", "Suppression", "User", "UserSession"]

@@ -157,10 +157,12 @@ def test_db_upgrade_check_and_purge_counts_per_rule(runner, settings):
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["chat.feedback", "removed", "0"]
     assert lines[1].split()[:3] == ["chat.exchanges", "removed", "0"]
-    assert [line.split()[0] for line in lines[2:8]] == ["accounts.sign_in_events", "accounts.sessions", "mail.outbox",
-                                                        "matching.lead_access_log", "matching.referrals",
-                                                        "matching.consent_records"]
-    assert lines[-1] == "purged 0 row(s) past retention under 8 rule(s)"
+    assert [line.split()[0] for line in lines[2:5]] == ["accounts.sign_in_events", "accounts.sessions", "mail.outbox"]
+    assert [line.split()[0] for line in lines[5:13]] == ["matching.lead_access_log", "matching.referrals",
+                                                         "matching.consent_records", "newsletter.tokens",
+                                                         "newsletter.sends", "newsletter.unconfirmed",
+                                                         "newsletter.inactive", "newsletter.ended"]
+    assert lines[-1] == "purged 0 row(s) past retention under 13 rule(s)"
 
 
 def test_db_check_on_a_database_behind(runner, settings):

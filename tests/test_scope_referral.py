@@ -83,3 +83,18 @@ def test_low_confidence_triggers_referral_and_block_shape():
 ])
 def test_follow_up_detection(q, expected):
     assert is_follow_up(q) is expected
+
+
+@pytest.mark.parametrize("q,expected", [
+    ("J'aimerais être mis en relation avec un DPO pour mon cabinet comptable à Bordeaux.", True),
+    ("On cherche un DPO externe pour notre clinique, vous pouvez nous aider ?", True),
+    ("Can you put me in touch with a data protection officer for our startup?", True),
+    ("Je cherche un avocat pour mon divorce à Lyon.", False),
+    ("I need a lawyer for a car accident claim.", False),
+    ("Qu'est-ce qu'un DPO ?", False),
+])
+def test_a_request_for_a_dpo_is_recognised_and_nothing_else(q, expected):
+    """A DPO request is always in scope (the referral is for it); other requests for professionals are not."""
+    from assistant.answer.referral import asks_for_dpo
+
+    assert asks_for_dpo(q) is expected

@@ -35,7 +35,11 @@ def test_services_are_built_once_and_shared(make_app):
     assert services.exchanges.db is services.database
     assert [r.name for r in services.retention.rules] == ["chat.feedback", "chat.exchanges",
                                                           "accounts.sign_in_events", "accounts.sessions",
-                                                          "mail.outbox"]
+                                                          "mail.outbox", "newsletter.tokens", "newsletter.sends",
+                                                          "newsletter.unconfirmed", "newsletter.inactive",
+                                                          "newsletter.ended"]
+    assert services.newsletter.database is services.database and services.newsletter.mailer is services.mailer
+    assert services.newsletter.jobs is services.jobs and services.newsletter.hasher is services.hasher
     assert services.accounts.db is services.database
     assert services.accounts.cipher is services.cipher and services.accounts.hasher is services.hasher
     assert services.mailer.database is services.database and services.mailer.jobs is services.jobs

@@ -81,7 +81,8 @@ def make_chat_model(settings):
                               f"(got {settings.llm_model!r})")
         from .llamacpp import LlamaCppChat
 
-        return LlamaCppChat.from_gguf(settings.llm_model, max_tokens=settings.llm_max_tokens)
+        return LlamaCppChat.from_gguf(settings.llm_model, max_tokens=settings.llm_max_tokens,
+                                      contexts=settings.llm_contexts, timeout=settings.llm_timeout)
     raise ConfigError(f"unknown LLM backend {kind!r}")  # pragma: no cover - settings validate choices
 
 

@@ -17,6 +17,10 @@ INTENT = re.compile(r"""(
   | (dpo|data\s+protection\s+officer|delegue\s+a\s+la\s+protection\s+des\s+donnees)\s+(externe|mutualise|external|outsourced|a\s+temps\s+partage)
 )""", re.X)
 
+# What makes a request for a professional a data-protection one (a lawyer for a divorce is not).
+DATA_PROTECTION = re.compile(r"\b(dpo|dpd|rgpd|gdpr|cnil|delegue\s+a\s+la\s+protection|data\s+protection|"
+                             r"protection\s+des\s+donnees|donnees\s+personnelles|personal\s+data|privacy)\b")
+
 HIGH_STAKES = {
     "health": re.compile(r"(donnees\s+de\s+sante|donnees\s+medicales|health\s+data|medical\s+data|patients?)"
                          r".{0,80}(grande\s+echelle|large\s+scale|hopital|clinique|hospital|clinic|milliers|thousands)"
@@ -44,6 +48,12 @@ REASONS = {
     "transfer": N_("Transfers outside the EU need a case-by-case legal analysis."),
     "inspection": N_("Facing a CNIL inspection or formal notice, get professional support."),
 }
+
+
+def asks_for_dpo(question: str) -> bool:
+    """True when the visitor asks to be put in touch with a data-protection professional (always in scope)."""
+    q = fold(question)
+    return bool(INTENT.search(q) and DATA_PROTECTION.search(q))
 
 
 def referral_reason(question: str, status: str) -> str | None:

@@ -26,11 +26,12 @@ from ..types import Answer, Chunk, Citation, Hit
 from .citations import MARKER, mentioned_articles, verify_answer
 from .composer import Composer, label
 from .conversations import ConversationStore
-from .referral import build_referral
+from .referral import asks_for_dpo, build_referral
 from .scope import ScopeClassifier, ScopeDecision, check_rules, fixed_reply
 
 log = logging.getLogger(__name__)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_METRICS_LOCK = threading.Lock()  # one for every service of the process (they may share their counters)
 LEXICAL_CONFIDENT = 6.0  # BM25 score of the best lexical match above which the question is covered
 
 NO_ANSWER = N_("I cannot find anything reliable enough in the GDPR, the CNIL's decisions or our FAQ to answer this question. Try rephrasing it, or get help from a data protection officer (DPO): we can put you in touch with a partner DPO.")
@@ -87,14 +88,14 @@ class AnswerService:
     """Answers questions from the index; one instance per process, safe to share between threads."""
 
     def __init__(self, settings, retriever: HybridRetriever, llm=None, conversations: ConversationStore | None = None,
-                 scope: ScopeClassifier | None = None):
+                 scope: ScopeClassifier | None = None, metrics: Counter | None = None):
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
         self.conversations = (conversations if conversations is not None
                               else ConversationStore(ttl_seconds=settings.conversation_ttl))
-        self.metrics: Counter = Counter()
-        self._metrics_lock = threading.Lock()
+        self.metrics: Counter = metrics if metrics is not None else Counter()  # shared by a reloaded service
+        self._metrics_lock = _METRICS_LOCK
         chunks = retriever.index.chunks.values()
         self.doc_chunks: dict[str, list[Chunk]] = {}
         for c in chunks:
@@ -126,8 +127,9 @@ class AnswerService:
         import numpy as np
 
         decision = self.scope.decide(question, qvec if qvec is not None else np.zeros(self.scope_dim(), np.float32))
-        if decision.verdict == "off_topic" and context:
-            decision = ScopeDecision("in_scope", decision.probabilities)  # a follow-up inherits the topic
+        if decision.verdict == "off_topic" and (context or asks_for_dpo(question)):
+            # A follow-up inherits the topic; a request for a DPO is what the referral is for.
+            decision = ScopeDecision("in_scope", decision.probabilities)
         return decision, qvec
 
     def scope_dim(self) -> int:

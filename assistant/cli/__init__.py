@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     return cli.main(args=argv, standalone_mode=False)
 
 
-from . import ask, corpus, db, index, jobs, keys, partners, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
+from . import ask, corpus, db, index, jobs, keys, newsletter, partners, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
 
-__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "partners", "purge", "serve", "settings_of",
+__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "newsletter", "partners", "purge", "serve", "settings_of",
            "users"]

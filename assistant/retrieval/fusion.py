@@ -18,6 +18,15 @@ def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[str], float]], k: i
     return scores
 
 
+def fusion_ceiling(rankings: Sequence[tuple[Sequence[str], float]], k: int = 60) -> float:
+    """The highest score ``reciprocal_rank_fusion`` can give here: first in every ranking that counted.
+
+    Rankings that are empty (dense search without a vector store, the other language without
+    glossary terms) or weighted 0 add nothing to any score, so they add nothing to the ceiling.
+    """
+    return sum(weight for ids, weight in rankings if weight > 0 and len(ids)) / (k + 1)
+
+
 def dedupe_by_group(scored: Sequence[tuple[Chunk, float]], lang: str) -> list[tuple[Chunk, float]]:
     """Keep one chunk per group (an article, a recital, one corpus item in either language).
 

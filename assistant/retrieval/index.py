@@ -7,7 +7,9 @@ Layout in the data dir::
     chroma/                    the Chroma collection (content-hash ids; shared by generations)
 
 A build embeds only chunks whose id is not yet in Chroma, writes a new generation, and switches
-CURRENT last: if anything fails before that, the previous generation keeps serving. Vectors of
+CURRENT last: if anything fails before that, the previous generation keeps serving. Running servers
+follow CURRENT (``assistant.live``); a retired generation's directory is removed by a later build
+once it has been retired for ``RETIRED_GRACE_SECONDS``. Vectors of
 chunks no longer in the live generation are deleted after the switch; readers ignore ids that are
 not in their own generation, so a half-finished cleanup is harmless.
 """
@@ -36,6 +38,7 @@ from .lexical import BM25Index
 from .rerank import Ranker
 
 BUILD_COMMAND = "gdpr-assistant index"
+RETIRED_GRACE_SECONDS = 600  # a retired generation's files stay this long (servers may still be loading it)
 MODELS_VERSION = 1  # bump when the ranker's or the scope classifier's training changes
 
 
@@ -291,13 +294,33 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
         store.delete(stale)
     if reuse is None:  # a build that reused the models did not embed the training texts: keep them cached
         texts.drop_unused()
-    for old in index_dir.glob("gen-*"):
-        if old.name not in (generation, previous):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_retired(index_dir, keep=(generation, previous))
     return BuildReport(generation=generation, chunks=len(chunks), embedded=len(new),
                        reused=len(chunks) - len(new), removed=len(stale), documents=len(docs),
                        official_languages=tuple(t.lang for t in official), seconds=time.perf_counter() - t0,
                        models_from=reuse.name if reuse is not None else "")
+
+
+def remove_retired(index_dir: Path, keep: tuple[str | None, ...], grace: float = RETIRED_GRACE_SECONDS,
+                   now: float | None = None) -> list[str]:
+    """Delete generations retired more than ``grace`` seconds ago (except ``keep``); returns their names.
+
+    A generation retires when the next one is published: the next one's ``build.json`` dates that.
+    """
+    now = time.time() if now is None else now
+    gens = sorted(p for p in index_dir.glob("gen-*") if p.is_dir())
+    removed = []
+    for old, successor in zip(gens, gens[1:], strict=False):
+        if old.name in keep:
+            continue
+        try:
+            retired_at = (successor / "build.json").stat().st_mtime
+        except OSError:
+            continue
+        if now - retired_at >= grace:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old.name)
+    return removed
 
 
 def load_index(index_dir: Path) -> IndexData:

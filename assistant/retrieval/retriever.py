@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import IndexMissingError, VectorStoreUnavailable
 from ..types import Chunk, Hit
 from .embeddings import limit_blas_threads
-from .fusion import dedupe_by_group, reciprocal_rank_fusion
+from .fusion import dedupe_by_group, fusion_ceiling, reciprocal_rank_fusion
 from .index import BUILD_COMMAND, IndexData, load_index
 from .query import analyze_question
 from .rerank import Candidate, FeatureSpace, QueryContext, Ranker
@@ -165,7 +165,7 @@ class HybridRetriever:
         cands = [Candidate(group=c.group or c.id, chunk=c, fused=score, ranks=ranks.get(c.group or c.id, {}))
                  for c, score in deduped]
         info = {"expansions": expansions, "dense": dense, "lexical": lexical, "dense_sims": dense_sims,
-                "key_sims": key_sims, "weights": [w for _, _, w in named if w > 0],
+                "key_sims": key_sims, "ceiling": fusion_ceiling(rankings, k=s.rrf_k),
                 "timings": {"dense": (t1 - t0) * 1000, "lexical": (t2 - t1) * 1000}}
         return ctx, cands, info
 
@@ -204,8 +204,8 @@ class HybridRetriever:
         if not cands:
             return [], []
         if self.ranker is None:
-            # Normalised by the weights the fusion actually used: 1.0 = first in every ranking.
-            ceiling = sum(info["weights"]) / (self.settings.rrf_k + 1) or 1.0
+            # Normalised by the rankings the fusion actually used: 1.0 = first in every one of them.
+            ceiling = info["ceiling"] or 1.0
             return cands, [min(1.0, c.fused / ceiling) for c in cands]
         X = self.features.matrix(ctx, cands, info["dense_sims"], info["key_sims"])
         scores = self.ranker.scores(X)

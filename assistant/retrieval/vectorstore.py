@@ -21,6 +21,7 @@ class ChromaVectorStore:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.where = url or str(path)
+        self.url, self.path = url, path
         self._count: int | None = None
         try:
             if url:
@@ -44,10 +45,24 @@ class ChromaVectorStore:
         """Another collection of the same client (``texts`` beside ``chunks``), created if needed."""
         other = object.__new__(ChromaVectorStore)
         other.where, other._count, other.client = self.where, None, self.client
+        other.url, other.path = self.url, self.path
         name = self.collection.name.replace("chunks-", f"{what}-", 1) if self.collection.name.startswith("chunks-") \
             else f"{what}-{self.collection.name}"[:60]
         other.collection = self._call(self.client.get_or_create_collection, name, metadata={"hnsw:space": "cosine"})
         return other
+
+    def reopened(self) -> ChromaVectorStore:
+        """This collection through a new client, to read what another process (a re-index) wrote since.
+
+        An open persistent client keeps its own view of the files and fails on vectors added by
+        another process; a Chroma server is one view for everyone, so it is kept as it is.
+        """
+        if self.url:
+            return self
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # else the same path gives back the same (stale) client
+        return ChromaVectorStore(self.collection.name, path=self.path)
 
     def _call(self, fn, *args, **kwargs):
         try:

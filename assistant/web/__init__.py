@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from ..config import PROJECT_ROOT, Settings
+from ..config import Settings, bundled
 from .i18n import page_language
 
 if TYPE_CHECKING:
@@ -33,8 +33,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services = build_services(settings or Settings.from_env())
     settings = services.settings  # the services' own: development keys filled in
     # Static files are served by pages.asset (rate-limited like every route), not Flask's static view.
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "web/templates"), static_folder=None)
-    app.config["ASSETS_FOLDER"] = str(PROJECT_ROOT / "web/static")
+    web = bundled("web")  # in the installed package, or the checkout's web/
+    app = Flask(__name__, template_folder=str(web / "templates"), static_folder=None)
+    app.config["ASSETS_FOLDER"] = str(web / "static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config["SECRET_KEY"] = settings.secret_key.reveal()
     app.extensions[SERVICES_KEY] = services
@@ -54,15 +55,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .matching import bp as matching_bp
+    from .newsletter import admin_bp as newsletter_admin_bp
+    from .newsletter import api_bp as newsletter_api_bp
+    from .newsletter import bp as newsletter_bp
     from .pages import bp as pages_bp
     from .partner import bp as partner_bp
     from .sources import bp as sources_bp
 
     i18n.init_app(app)
     errors.init_app(app)
-    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp, matching_bp):
+    for blueprint in (pages_bp, api_bp, sources_bp, accounts_bp, admin_bp, partner_bp, matching_bp, newsletter_bp,
+                      newsletter_api_bp, newsletter_admin_bp):
         app.register_blueprint(blueprint)
     security.csrf.exempt(api_bp)  # the API checks origins and page tokens itself (security.check_api_request)
+    security.csrf.exempt(newsletter_api_bp)
+    # RFC 8058: mail providers post the one-click unsubscribe without a session; the signed token is the guard.
+    security.csrf.exempt("assistant.web.newsletter.unsubscribe")
     security.init_app(app, settings)  # last: it attaches rate limits to the registered views
     return app
 

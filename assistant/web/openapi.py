@@ -57,6 +57,23 @@ def openapi_document() -> dict:
                               "200": {"description": "Later vote on the same answer: replaced the earlier one "
                                                      "(one vote per answer)", "content": FEEDBACK},
                               **ERRORS}}},
+            "/api/newsletter": {"post": {
+                "summary": "Newsletter sign-up (double opt-in): the same answer whatever the address's state",
+                "operationId": "newsletterSubscribe",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["email", "consent"], "properties": {
+                        "email": {"type": "string", "maxLength": 254},
+                        "consent": {"type": "boolean", "description": "true: the visitor ticked the consent box"},
+                        "language": {"type": "string", "enum": ["fr", "en"]},
+                        "topics": {"type": "array", "items": {"type": "string", "enum": [
+                            "decisions", "faq", "employment", "marketing", "security"]}},
+                        "source": {"type": "string", "enum": ["newsletter", "chat", "widget"]}}}}}},
+                "responses": {"200": {"description": "A confirmation e-mail is on its way if the address can receive "
+                                                     "the newsletter", "content": {"application/json": {"schema": {
+                                                         "type": "object", "properties": {
+                                                             "status": {"type": "string", "enum": ["sent"]},
+                                                             "message": {"type": "string"}}}}}},
+                              **ERRORS}}},
             "/api/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                                           "responses": {"200": {"description": "OpenAPI document",
                                                                 "content": {"application/json": {"schema": {"type": "object"}}}}}}},
