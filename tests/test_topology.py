@@ -121,5 +121,5 @@ def test_compose_topology_natively(tmp_path, chroma_server, pg_url, smtp_sink):
         assert conn.execute(text("select status from mail_outbox where id = :i"), {"i": outbox_id}).scalar() == "sent"
     engine.dispose()
     purge = subprocess.run(cli + ["purge"], env=env, capture_output=True, text=True, timeout=120)  # the `purge` job
-    assert purge.returncode == 0 and "purged 0 row(s) past retention under 5 rule(s)" in purge.stdout, purge.stderr
+    assert purge.returncode == 0 and "purged 0 row(s) past retention under 13 rule(s)" in purge.stdout, purge.stderr
     assert not (tmp_path / "data" / "keys").exists()  # production never writes development keys

@@ -35,7 +35,8 @@ def test_services_are_built_once_and_shared(make_app):
     assert services.exchanges.db is services.database
     assert [r.name for r in services.retention.rules] == ["chat.feedback", "chat.exchanges",
                                                           "accounts.sign_in_events", "accounts.sessions",
-                                                          "mail.outbox", "newsletter.tokens", "newsletter.sends",
+                                                          "mail.outbox", "matching.lead_access_log", "matching.referrals",
+                                                          "matching.consent_records", "newsletter.tokens", "newsletter.sends",
                                                           "newsletter.unconfirmed", "newsletter.inactive",
                                                           "newsletter.ended"]
     assert services.newsletter.database is services.database and services.newsletter.mailer is services.mailer
