@@ -3,11 +3,13 @@ index built once per session, PostgreSQL and Chroma servers."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +50,52 @@ def hash_index(settings: Settings):
     return emb
 
 
+_TEMPLATES = Path(tempfile.gettempdir()) / f"gdpr-test-index-templates-{os.getpid()}"
+
+
+def _corpus_key(corpus_dir: Path) -> str:
+    """A digest of every file of a corpus directory (names and bytes)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(corpus_dir).rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(corpus_dir)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def cached_hash_index(settings: Settings):
+    """``hash_index`` for a fresh data dir, copied from an index of the same corpus built once per session.
+
+    The template is built by a separate process (its Chroma files closed when it exits), then its
+    ``index/`` and ``chroma/`` directories are copied: the same files ``hash_index`` would write, in a
+    fraction of the time. Anything unusual (a Chroma server, official text, an existing index) builds.
+    """
+    from assistant.retrieval.embeddings import HashEmbedder
+
+    if settings.chroma_url or settings.official_dir.exists() or settings.index_dir.exists() \
+            or settings.chroma_dir.exists():
+        return hash_index(settings)
+    template = _TEMPLATES / _corpus_key(settings.corpus_dir)
+    if not (template / "done").exists():
+        shutil.rmtree(template, ignore_errors=True)
+        template.mkdir(parents=True)
+        script = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+                  "from conftest import make_settings, hash_index; "
+                  "hash_index(make_settings(Path(sys.argv[2]), corpus_dir=Path(sys.argv[3])))")
+        subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent), str(template / "data"),
+                        str(settings.corpus_dir)], check=True, capture_output=True)
+        (template / "done").touch()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template / "data" / "index", settings.index_dir)
+    shutil.copytree(template / "data" / "chroma", settings.chroma_dir)
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _index_templates():
+    """Remove the session's index templates at the end."""
+    yield
+    shutil.rmtree(_TEMPLATES, ignore_errors=True)
+
+
 @pytest.fixture
 def make_app(settings):
     """Build a web app like a deploy does: index (hashing embedder), `db upgrade`, services, app."""
@@ -58,7 +106,7 @@ def make_app(settings):
 
     def make(migrate: bool = True, services: dict | None = None, **changes):
         s = settings.with_(**changes)
-        emb = hash_index(s)
+        emb = cached_hash_index(s)
         services = build_services(s, embedder=emb, **(services or {}))  # the fake embedder replaces the model
         if migrate:
             services.database.upgrade()
