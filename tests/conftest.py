@@ -214,6 +214,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_for_server(base: str, proc, log_path: Path, timeout: float = 120) -> None:
+    """Wait until ``base``/api/health answers (the first request also loads the model); fail with the log."""
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(base + "/api/health", timeout=30).read()
+            return
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail("server did not start: " + Path(log_path).read_text(errors="replace"))
+
+
 @pytest.fixture
 def chroma_server(tmp_path):
     port = free_port()

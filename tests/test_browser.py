@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from conftest import wait_for_server
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -52,20 +54,12 @@ def server(real_index, tmp_path_factory):
         else:
             assert "already exists" in out.stderr, out.stderr
     USERS.update(secrets)
-    log = open(tmp_path_factory.mktemp("server") / "server.log", "wb")
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=30).read()  # also loads the model
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("server did not start")
+    wait_for_server(base, proc, log_path, timeout=90)
     yield base
     proc.terminate()
     proc.wait(timeout=30)

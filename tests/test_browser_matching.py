@@ -9,10 +9,11 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 from test_browser import AXE, PASSWORD, axe, axe_page, browser, free_port, page, shot  # noqa: F401 (fixtures)
+
+from conftest import wait_for_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PARTNER = "dpo@exemple-conseil.example.org"
@@ -77,16 +78,7 @@ def dpo_server(real_index, tmp_path_factory):
     log = open(tmp / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=30).read()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("server did not start: " + (tmp / "server.log").read_text(errors="replace"))
+    wait_for_server(base, proc, tmp / "server.log")
     yield base, sink
     proc.terminate()
     proc.wait(timeout=30)

@@ -11,14 +11,13 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
 from test_browser import PASSWORD, axe, axe_page, browser, page  # noqa: F401  (fixtures shared with test_browser)
 
-from conftest import FIXTURE_CORPUS, SmtpSink, free_port
+from conftest import FIXTURE_CORPUS, SmtpSink, free_port, wait_for_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 OPERATOR = "operator@example.fr"
@@ -53,16 +52,7 @@ def nl_server(tmp_path_factory, sink):
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=30).read()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("server did not start: " + (root / "server.log").read_text(errors="replace"))
+    wait_for_server(base, proc, root / "server.log", timeout=90)
     yield base, secret
     proc.terminate()
     proc.wait(timeout=30)

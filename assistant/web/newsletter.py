@@ -128,13 +128,18 @@ def rights_request():
     return render_template("newsletter/index.html", rights_notice=rights_sent_message(), **_form_context())
 
 
+def _invalid_link(e: InputError):
+    """The page for an expired, used or forged e-mailed link (404: it names nothing that exists)."""
+    return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
+                           error=True), 404
+
+
 def _link_page(template: str, token: str, purpose: str, endpoint: str):
     """The page an e-mailed link opens: a button that posts (a GET alone never acts)."""
     try:
         current_services().newsletter.check_token(token, purpose)
     except InputError as e:
-        return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
-                               error=True), 404
+        return _invalid_link(e)
     return render_template(template, action=url_for(endpoint, token=token))
 
 
@@ -150,8 +155,7 @@ def confirm(token: str):
     try:
         current_services().newsletter.confirm(token)
     except InputError as e:
-        return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
-                               error=True), 404
+        return _invalid_link(e)
     return render_template("newsletter/message.html", title=_("Subscription confirmed"),
                            message=_("Thank you: your subscription is confirmed. Every e-mail has a link to "
                                      "unsubscribe in one click."))
@@ -169,8 +173,7 @@ def keep(token: str):
     try:
         current_services().newsletter.keep(token)
     except InputError as e:
-        return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
-                               error=True), 404
+        return _invalid_link(e)
     return render_template("newsletter/message.html", title=_("Subscription kept"),
                            message=_("Thank you: you will keep receiving the newsletter."))
 
@@ -211,8 +214,7 @@ def rights(token: str):
     try:
         data = current_services().newsletter.data_of(token)
     except InputError as e:
-        return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
-                               error=True), 404
+        return _invalid_link(e)
     return render_template("newsletter/rights.html", data=data, token=token, topic_labels=TOPIC_LABELS,
                            state_labels=STATE_LABELS)
 
@@ -223,8 +225,7 @@ def export(token: str):
     try:
         data = current_services().newsletter.data_of(token)
     except InputError as e:
-        return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
-                               error=True), 404
+        return _invalid_link(e)
     resp = Response(json.dumps(data.as_json(), ensure_ascii=False, indent=2), mimetype="application/json")
     resp.headers["Content-Disposition"] = 'attachment; filename="newsletter-data.json"'
     return resp
@@ -236,8 +237,7 @@ def erase(token: str):
     try:
         current_services().newsletter.erase(token)
     except InputError as e:
-        return render_template("newsletter/message.html", title=_("Link not valid"), message=input_message(e),
-                               error=True), 404
+        return _invalid_link(e)
     return render_template("newsletter/message.html", title=_("Data erased"),
                            message=_("Your address and everything attached to it are erased. We keep only a keyed "
                                      "fingerprint of the address so that no import can add it back."))
