@@ -59,6 +59,13 @@ def test_key_fact_detectors():
     ("adresse mail pro = donnée perso ou pas ?", "Les contacts professionnels sont-ils des données personnelles ?",
      "same"),  # "ou pas" asks for confirmation, it negates nothing
     ("Peut-on filmer les salariés ?", "Faut-il informer les salariés ?", "unknown"),
+    # Words that negate by their meaning: "échappe au RGPD" asks whether it is NOT covered.
+    ("adresse mail pro genre prenom.nom@entreprise.fr = donnée perso ou pas ?",
+     "Une adresse e-mail professionnelle comme prenom.nom@entreprise.fr échappe-t-elle au RGPD ?", "opposite"),
+    ("Peut-on filmer les salariés en continu ?", "Est-il interdit de filmer les salariés en continu ?", "opposite"),
+    ("Une TPE est-elle dispensée de registre ?", "Une TPE doit-elle tenir un registre ?", "opposite"),
+    ("Are work emails outside the GDPR?", "Are work email addresses personal data?", "opposite"),
+    ("Is it forbidden to record calls?", "Is it prohibited to record calls?", "same"),
 ])
 def test_polarity_relation(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation

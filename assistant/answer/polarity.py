@@ -22,6 +22,14 @@ PERMISSION = re.compile(r"\b(peut|peux|peuvent|pouvons|pouvez|puis|pouvoir|possi
 OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obligatoires|oblige[es]?|obligation|tenu|"
                         r"tenus|tenue|exige|imposee?|necessaire|must|need|needs|have\s+to|has\s+to|required|mandatory|"
                         r"obliged|compulsory|necessary|should)\b")
+# Words that carry a negation in their meaning: "échappe au RGPD" / "is exempt from" ask whether something is
+# NOT covered or NOT required; "interdit" / "forbidden" whether it is NOT allowed.
+NEGATIVE_PREDICATE = re.compile(r"\b(echappe\w*|hors|exclue?s?|exclu\w*|exempte?e?s?|exempt\w*|dispense\w*|"
+                                r"interdite?s?|interdi\w*|prohibe\w*|escape\w*|outside|exempt|exclude[ds]?|forbidden|"
+                                r"prohibited|banned|illegal|illegale?s?|illicite?s?)\b")
+NOT_ALLOWED = re.compile(r"\b(interdite?s?|interdi\w*|prohibe\w*|forbidden|prohibited|banned|illegal|illegale?s?|"
+                         r"illicite?s?)\b")
+NOT_REQUIRED = re.compile(r"\b(exempte?e?s?|exempt\w*|dispense\w*|exempt)\b")
 QUALIFIER = (r"(?:en\s+principe|en\s+regle\s+generale|en\s+règle\s+générale|en\s+general|en\s+général|le\s+plus\s+souvent|"
              r"dans\s+la\s+plupart\s+des\s+cas|in\s+principle|as\s+a\s+rule|generally|in\s+most\s+cases|usually)")
 YES_NO_START = re.compile(r"^\s*(\*\*)?(?:(" + QUALIFIER + r")\s*,?\s*)?(oui|non|yes|no)\b(\*\*)?\s*[,.:;!]?\s*"
@@ -33,6 +41,10 @@ NO = N_("No")
 def modality(question: str) -> str:
     """'permission', 'obligation' or '' for a question."""
     q = fold(question)
+    if NOT_REQUIRED.search(q):
+        return "obligation"
+    if NOT_ALLOWED.search(q):
+        return "permission"
     if OBLIGATION.search(q):
         return "obligation"
     if PERMISSION.search(q):
@@ -50,7 +62,7 @@ def negated(question: str) -> bool:
     Question tags ("ou pas ?", "non ?", "isn't it?") ask for confirmation; they negate nothing.
     """
     q = TAGS.sub(" ", fold(question)).replace("n'", "n ")
-    return bool(NEGATION.search(q))
+    return bool(NEGATION.search(q)) != bool(NEGATIVE_PREDICATE.search(q))
 
 
 def source_answer(text: str) -> tuple[bool | None, str]:
