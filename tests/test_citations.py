@@ -171,3 +171,22 @@ def test_provisions_are_quoted_in_the_questions_language():
     comp = composer_for(hits, [en_art]).compose("How fast must we notify a personal data breach?",
                                                 analyze_question("How fast?"), "en", hits)
     assert "“In the case of a personal data breach" in comp.text and "« En cas" not in comp.text
+
+
+def test_a_nearly_as_relevant_second_faq_item_is_answered_under_its_own_question():
+    """A situation spanning two questions gets both answers; the second item's Oui/Non reads under its title."""
+    hits = breach_hits()
+    second = chunk(3, "faq", 12, "Non, la personne n'a pas à motiver sa demande d'accès. Un refus n'est possible que "
+                   "si la demande est manifestement infondée ou excessive.\n\n## En détail\n\n- Preuve à votre charge.",
+                   title="Faut-il motiver une demande d'accès ?")
+    far = chunk(4, "faq", 17, "Oui, sous conditions.", title="Peut-on effacer ?")
+    q = "Un salarié veut notifier une violation et demande l'accès à ses données sans motiver sa demande, on peut refuser ?"
+    close = [hits[0], Hit(second, 0.8), hits[1]]
+    comp = composer_for(close).compose(q, analyze_question(q), "fr", close)
+    assert "**Faut-il motiver une demande d'accès ?**\nNon, la personne n'a pas à motiver sa demande d'accès." in comp.text
+    assert "manifestement infondée ou excessive. [2]" in comp.text and comp.used[1].id == "c3"
+    assert "Preuve à votre charge" not in comp.text  # only its direct answer, not its details
+    # Far behind the lead, or of the same item: not added.
+    far_hits = [hits[0], Hit(far, 0.2), hits[1]]
+    comp = composer_for(far_hits).compose(q, analyze_question(q), "fr", far_hits)
+    assert "Peut-on effacer" not in comp.text and all(c.id != "c4" for c in comp.used)

@@ -53,7 +53,13 @@ ENUMERATION = re.compile(r"(?<=[;:])\s+(?=(?:[a-z]|\d{1,2}|[ivx]{1,4})\)\s)")
 # visitor's question: an item on the general case must not say "Oui" to a question on an exception.
 YES_NO_CONFIDENCE = 0.6
 SAME_QUESTION = 0.7  # ...and when the visitor's question covers this much of the source's own question
-MIN_PROVISION_RELEVANCE = 0.15  # share of the question's (weighted) words a quoted provision must contain
+MIN_PROVISION_RELEVANCE = 0.15
+# A second FAQ item is answered too when its score is this close to the lead's (and it shares enough
+# of the question's words): situations often span two questions.
+SECOND_SOURCE_RATIO = 0.5
+SECOND_SOURCE_DEPTH = 4
+SECOND_SOURCE_MIN = 0.2
+SECOND_SOURCE_RELEVANCE = 0.05  # share of the question's (weighted) words a quoted provision must contain
 def key_fact_test(info: QuestionInfo):
     """What the first sentence must state for this question: a duration, an amount, or nothing in particular."""
     kinds = [info.type] if info.type in ("deadline", "amount") else sorted(info.wants)
@@ -232,7 +238,7 @@ class Composer:
         if test is None or test(lead_text):
             return None
         best = None
-        for h in hits[1:3]:
+        for h in hits[1:SECOND_SOURCE_DEPTH]:
             c = h.chunk
             if c.kind not in ("faq", "guide") or c.lang != lang:
                 continue
@@ -246,6 +252,31 @@ class Composer:
                             if best is None or score > best[0]:
                                 best = (score, sent, part)
         return (best[1], best[2]) if best and best[0] > 0 else None
+
+    def _second_source(self, question: str, lead_hit: Hit, hits: list[Hit], lang: str,
+                       q_stems: set[str]) -> tuple[str, str, Chunk] | None:
+        """The direct answer of the next FAQ item when it is nearly as relevant as the lead.
+
+        A visitor's situation often spans two questions ("can we refuse this access request?" is
+        both "must a request be justified?" and "when may a request be refused?"). The second
+        item's own question is shown as its heading, so its Oui/Non reads as the answer to that
+        question, not to the visitor's.
+        """
+        lead = lead_hit.chunk
+        if lead.kind not in ("faq", "guide"):
+            return None
+        best = None
+        for h in hits[1:SECOND_SOURCE_DEPTH]:
+            c = h.chunk
+            if c.kind != "faq" or c.lang != lang or c.doc_id == lead.doc_id or c.group == lead.group:
+                continue
+            if h.score < SECOND_SOURCE_RATIO * lead_hit.score or h.score < SECOND_SOURCE_MIN:
+                continue
+            text = excerpt(first_paragraph(c.text), 360)
+            rel = self.relevance(q_stems, c.title + " " + text, lang)
+            if text and rel >= SECOND_SOURCE_RELEVANCE and (best is None or rel > best[0]):
+                best = (rel, c.title, text, c)
+        return best[1:] if best else None
 
     def same_question(self, question: str, c: Chunk, lang: str) -> float:
         """How much of what the source's own question asks the visitor's question also asks (best phrasing).
@@ -424,6 +455,11 @@ class Composer:
         details = self._details(lead_hit, q_stems, lang)
         if details:
             blocks.append("\n".join(details[:-1] + [f"{details[-1]} {mark(lead)}"]))
+
+        second = self._second_source(question, lead_hit, hits, lang, q_stems)
+        if second is not None:
+            title, text, chunk = second
+            blocks.append(f"**{title}**\n{text} {mark(chunk)}")
 
         # The exact provision: the lead's article, then another top article the ranker trusts.
         provision_articles: list[int] = []
