@@ -32,6 +32,8 @@ class SourceDoc:
         """The main GDPR article the document is about, if any."""
         if self.kind == "guide":
             return int(self.extra["article"])
+        if self.kind == "cnil_decision" and self.extra.get("articles_breached"):
+            return int(self.extra["articles_breached"][0])  # what was breached, not the definitions it cites
         return self.articles[0] if self.articles else None
 
 

@@ -79,3 +79,13 @@ def test_chunk_all_combines_and_dedupes():
     chunks = chunk_all(docs + docs[:1], [EXCERPT])
     assert len({c.id for c in chunks}) == len(chunks)
     assert {c.kind for c in chunks} == {"gdpr_article", "gdpr_recital", "guide", "faq", "cnil_decision"}
+
+
+def test_a_decision_is_about_the_articles_it_found_breached_first():
+    import dataclasses
+    docs = {d.id: d for d in load_corpus(FIXTURE_CORPUS)}
+    doc = docs["decision-cnil-2022-dedalus-biologie-fr"]
+    cites_definitions = dataclasses.replace(doc, articles=(4, 28, 29, 32),
+                                            extra={**doc.extra, "articles_breached": [32, 28]})
+    dec = chunk_document(cites_definitions)[0]
+    assert dec.article == 32 and dec.articles == (32, 28, 4, 29)

@@ -98,9 +98,13 @@ def chunk_document(doc: SourceDoc) -> list[Chunk]:
         return []
     kind = doc.kind
     article = doc.article
+    articles = tuple(doc.articles)
+    if kind == "cnil_decision":  # the articles breached first, then those the decision merely cites
+        breached = tuple(doc.extra.get("articles_breached") or ())
+        articles = breached + tuple(a for a in articles if a not in breached)
     base = dict(doc_id=doc.id, kind=kind, lang=doc.lang, title=doc.title, url=doc.url,
                 page=f"/sources/{doc.id}", updated=doc.updated.isoformat(), article=article,
-                articles=tuple(doc.articles),
+                articles=articles,
                 group=f"{kind}-{doc.translation_key}")
     extra_search = ""
     ref = doc_ref(doc)
