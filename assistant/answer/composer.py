@@ -56,6 +56,7 @@ SAME_QUESTION = 0.7  # ...and when the visitor's question covers this much of th
 MIN_PROVISION_RELEVANCE = 0.15
 # A second FAQ item is answered too when its score is this close to the lead's (and it shares enough
 # of the question's words): situations often span two questions.
+DETAIL_LINES = 10  # lines of the lead FAQ item's explanation kept (the most relevant, in order)
 SECOND_SOURCE_RATIO = 0.5
 SECOND_SOURCE_DEPTH = 4
 SECOND_SOURCE_MIN = 0.2
@@ -319,7 +320,7 @@ class Composer:
             return [best] + parts
         return parts
 
-    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = 7) -> list[str]:
+    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = DETAIL_LINES) -> list[str]:
         """The most relevant lines of the lead source's explanation (FAQ detail, guide rules)."""
         c = hit.chunk
         if c.kind == "faq":
