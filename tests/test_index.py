@@ -144,3 +144,18 @@ def test_models_are_reused_when_few_documents_change(settings):
         if d.name != "README.md":
             d.write_text(d.read_text(encoding="utf-8").rstrip() + "\n\nReviewed.\n", encoding="utf-8")
     assert build(settings, emb).models_from == ""
+
+
+def test_a_question_naming_a_sanctioned_organisation_gets_its_decision_first(settings):
+    emb = HashEmbedder()
+    build(settings, emb)
+    retriever = HybridRetriever(settings, emb, open_store(settings, emb.name))
+    # The rest of the question is about breach notification, which other sources answer better.
+    for q in ("Faut-il notifier une violation de données sous 72 heures, comme Dedalus ?",
+              "breach notification within 72 hours: what happened with dedalus?"):
+        hits = retriever.retrieve(q).hits
+        assert hits[0].chunk.kind == "cnil_decision" and hits[0].score >= max(h.score for h in hits[1:]), q
+    unnamed = retriever.retrieve("Faut-il notifier une violation de données sous 72 heures ?").hits
+    assert unnamed[0].chunk.kind != "cnil_decision"
+    # Only the brand counts: "biologie" is an ordinary word, "dedalus" is not.
+    assert retriever.named_decisions["cnil_decision-decision-cnil-2022-dedalus-biologie"][0] == {"dedalus"}

@@ -70,6 +70,7 @@ class HybridRetriever:
                                      {lg: idx.idf for lg, idx in ix.lexical.items()}, names,
                                      lambda text, lang: {e.key for e in ix.glossary.matches(text, lang)})
         self.ranker: Ranker | None = ix.ranker
+        self.named_decisions = _distinctive_names(names, ix.chunks.values())
         # The chunk that stands for a group in a key ranking: its first chunk in each language.
         self.group_rep: dict[tuple[str, str], str] = {}
         for cid, c in ix.chunks.items():
@@ -228,6 +229,7 @@ class HybridRetriever:
         ctx, cands, info = self.candidates(question, lang, context, qvec=qvec)
         t1 = time.perf_counter()
         ordered, probs = self.rank(ctx, cands, info)
+        ordered, probs = self._named_decision_first(question, lang, ordered, probs, ctx.sanction)
         t2 = time.perf_counter()
         hits = [Hit(chunk=c.chunk, score=p, dense_similarity=_group_best(info["dense_sims"], self, c.group),
                     ranks=c.ranks) for c, p in zip(ordered[:k], probs[:k], strict=True)]
@@ -241,6 +243,34 @@ class HybridRetriever:
             timings_ms={**info["timings"], "rank": (t2 - t1) * 1000, "retrieve": (t2 - t0) * 1000},
         )
 
+    def _named_decision_first(self, question: str, lang: str, ordered: list[Candidate], probs: list[float],
+                              about_sanctions: bool):
+        """A question naming the organisation of a CNIL decision ("Spartoo s'est fait sanctionner ?") gets
+        that decision first, whatever the ranker thought of the rest of the question. A name made of
+        common words ("Google", "Free Mobile") counts only in a question about sanctions: "Google
+        Analytics" is not the Google decision."""
+        words = set(re.findall(r"[a-z0-9]+", fold(question)))
+        folded = " ".join(re.findall(r"[a-z0-9]+", fold(question)))
+        named = [g for g, (distinct, phrase) in self.named_decisions.items()
+                 if (distinct and distinct <= words) or
+                 (about_sanctions and phrase and f" {phrase} " in f" {folded} ")]
+        if not named:
+            return ordered, probs
+        position = {c.group: i for i, c in enumerate(ordered)}
+        # Of several decisions named alike (Carrefour France, Carrefour Banque), the best ranked one.
+        group = min(named, key=lambda g: (position.get(g, len(ordered)), g))
+        top = probs[0] if probs else 1.0
+        if group in position:
+            i = position[group]
+            if i == 0:
+                return ordered, probs
+            return [ordered[i]] + ordered[:i] + ordered[i + 1:], [max(top, probs[i])] + probs[:i] + probs[i + 1:]
+        cid = self.group_rep.get((group, lang)) or next((v for (g, _), v in self.group_rep.items() if g == group), None)
+        if cid is None:
+            return ordered, probs
+        c = self.index.chunks[cid]
+        return [Candidate(group=group, chunk=c, fused=0.0, ranks={})] + ordered, [top] + probs
+
     def group_chunks(self, group: str) -> list[Chunk]:
         """Every chunk of a source group (both languages), in index order."""
         return [self.index.chunks[self.chunk_ids[i]] for i in self.features.group_rows.get(group, ())]
@@ -251,3 +281,19 @@ def _group_best(sims, retriever: HybridRetriever, group: str) -> float | None:
         return None
     rows = retriever.features.group_rows.get(group, ())
     return float(max(sims[r] for r in rows)) if rows else None
+
+
+def _distinctive_names(names: dict[str, str], chunks) -> dict[str, tuple[frozenset[str], str]]:
+    """For each decision group, the first word of its organisation's name when no other source uses it
+    ("spartoo", "dedalus"), and the whole name as a phrase ("free mobile": "free" is a common word)."""
+    vocabulary: set[str] = set()
+    for c in chunks:
+        if c.kind != "cnil_decision":
+            vocabulary.update(re.findall(r"[a-z0-9]+", fold(c.text)))
+    out = {}
+    for group, name in names.items():
+        words = re.findall(r"[a-z0-9]+", fold(name))
+        # The brand comes first ("Dedalus Biologie"): later words are often ordinary ones ("biologie").
+        distinct = frozenset(words[:1]) if words and len(words[0]) >= 4 and words[0] not in vocabulary else frozenset()
+        out[group] = (distinct, " ".join(words) if len(" ".join(words)) >= 4 else "")
+    return out
