@@ -108,3 +108,31 @@ def test_wrong_duration_is_corrected(question, answer, expected):
         assert c is None
     else:
         assert c and expected in c.text and c.text.startswith("Non")
+
+
+@pytest.mark.parametrize("question,yesno", [
+    ("On développe une appli qui suit nos livreurs. Faut faire une AIPD ?", True),
+    ("registre des traitements obligatoire si on a 15 salariés ?", True),
+    ("le n° de sécu des salariés, on peut s'en servir comme identifiant ? c'est pratique", True),
+    ("So basically, can we keep them?", True),
+    ("Quelles mentions obligatoires sur un formulaire ?", False),
+    ("comment on peut faire ?", False),
+])
+def test_colloquial_yes_no_questions(question, yesno):
+    assert analyze_question(question).yesno is yesno
+
+
+@pytest.mark.parametrize("visitor,source,relation", [
+    # The situation told before the question, its reasons and "n°" negate nothing.
+    ("Personne en interne n'a le temps. Peut-on confier le rôle de DPO à un prestataire ?",
+     "Peut-on confier le rôle de DPO à un prestataire externe ?", "same"),
+    ("On peut refuser vu que c'est pas pour protéger sa vie privée ?", "Peut-on refuser une demande d'accès ?", "same"),
+    ("le n° de sécu des salariés, on peut s'en servir comme identifiant ?", "Peut-on utiliser le NIR ?", "same"),
+    ("Un prestataire indien se connecte à la base. C'est un transfert hors UE ça ?",
+     "L'accès à distance depuis l'Inde est-il un transfert ?", "same"),
+    # A condition is part of the question: its negation counts.
+    ("Peut-on prospecter si la personne n'a pas donné son accord ?", "Peut-on prospecter des particuliers ?",
+     "opposite"),
+])
+def test_polarity_reads_the_clause_that_asks(visitor, source, relation):
+    assert polarity.relate(visitor, source) == relation

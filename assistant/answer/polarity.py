@@ -24,7 +24,7 @@ OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obl
                         r"obliged|compulsory|necessary|should)\b")
 # Words that carry a negation in their meaning: "échappe au RGPD" / "is exempt from" ask whether something is
 # NOT covered or NOT required; "interdit" / "forbidden" whether it is NOT allowed.
-NEGATIVE_PREDICATE = re.compile(r"\b(echappe\w*|hors|exclue?s?|exclu\w*|exempte?e?s?|exempt\w*|dispense\w*|"
+NEGATIVE_PREDICATE = re.compile(r"\b(echappe\w*|hors\s+(?:du\s+|de\s+)?(?:champ|rgpd|perimetre|scope)|exclue?s?|exclu\w*|exempte?e?s?|exempt\w*|dispense\w*|"
                                 r"interdite?s?|interdi\w*|prohibe\w*|escape\w*|outside|exempt|exclude[ds]?|forbidden|"
                                 r"prohibited|banned|illegal|illegale?s?|illicite?s?)\b")
 NOT_ALLOWED = re.compile(r"\b(interdite?s?|interdi\w*|prohibe\w*|forbidden|prohibited|banned|illegal|illegale?s?|"
@@ -38,9 +38,30 @@ YES = N_("Yes")  # translated where the answer is composed
 NO = N_("No")
 
 
+# Causal clauses give the visitor's reasons, not the question: "On peut refuser vu que c'est pas pour sa vie
+# privée ?" asks whether one may refuse; the "pas" belongs to the reason.
+CAUSAL = re.compile(r"[,;]?\s+\b(vu\s+que|parce\s+que|puisque|puisqu|car|etant\s+donne\s+qu\w*|because|since|given\s+that)\b")
+NUMBER_SIGN = re.compile(r"\bn\s*[°º]|\bno\.\s*(?=\d)")
+
+
+def asked(question: str) -> str:
+    """The clause that asks (folded): the last sentence ending with '?', without its causal clause.
+
+    Long messages describe a situation first ("Personne en interne n'a le temps. Peut-on ...?"): the
+    negations and modal verbs of that description say nothing about what is asked.
+    """
+    q = NUMBER_SIGN.sub(" numero ", " ".join(fold(question).split()))
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", q) if p.strip()]
+    clause = next((p for p in reversed(parts) if p.rstrip().endswith("?")), parts[-1] if parts else q)
+    m = CAUSAL.search(clause)
+    if m and m.start() > 0:
+        clause = clause[:m.start()] + " ?"
+    return clause
+
+
 def modality(question: str) -> str:
     """'permission', 'obligation' or '' for a question."""
-    q = fold(question)
+    q = asked(question)
     if NOT_REQUIRED.search(q):
         return "obligation"
     if NOT_ALLOWED.search(q):
@@ -61,7 +82,7 @@ def negated(question: str) -> bool:
 
     Question tags ("ou pas ?", "non ?", "isn't it?") ask for confirmation; they negate nothing.
     """
-    q = TAGS.sub(" ", fold(question)).replace("n'", "n ")
+    q = TAGS.sub(" ", asked(question)).replace("n'", "n ")
     return bool(NEGATION.search(q)) != bool(NEGATIVE_PREDICATE.search(q))
 
 

@@ -51,7 +51,13 @@ _YESNO = re.compile(
     r"|\b(ou\s+pas|oui\s+ou\s+non|c.est\s+(obligatoire|legal|permis|autorise|interdit|grave|legal)|ai[- ]je\s+le\s+droit|"
     r"a[- ]t[- ]on\s+le\s+droit|on\s+a\s+le\s+droit|le\s+droit\s+de|est[- ]ce\s+(legal|obligatoire)|"
     r"isn.t\s+it|is\s+that\s+(ok|right|legal|allowed)|or\s+not|allowed\s+to)\b"
-    r"|\b(right|correct|true|vrai|exact|c.est\s+ca|non)\s*\?\s*$")
+    r"|\b(right|correct|true|vrai|exact|c.est\s+ca|non)\s*\?\s*$"
+    # Colloquial: "faut faire une AIPD ?", "registre obligatoire si on a 15 salariés ?", "..., on peut refuser ?"
+    r"|^(faut|fo)\b"
+    r"|\b(obligatoires?|necessaires?|interdite?s?|autorisee?s?|legale?s?|mandatory|required|compulsory|allowed|"
+    r"permitted|lawful)\b[^?]*\?\s*$"
+    r"|\b(on|je|j|nous|il|elle)\s+(peut|peux|pouvons|doit|dois|devons|a\s+le\s+droit)\b[^?]*\?\s*$"
+    r"|\b(can|may|must|should)\s+(we|i)\b[^?]*\?\s*$")
 # Open questions that start like yes/no ones: "c'est quoi...", "c'est combien", "is there a way to".
 _OPEN = re.compile(r"\b(c.est\s+(quoi|qui|combien|comment|quand|ou)|quel(le)?s?\s+(est|sont)|what\s+(is|are|should|must|do)|"
                    r"which|how\s+(do|can|should|long|much|many|to)|que\s+faire|quoi\s+faire|on\s+fait\s+quoi|"
