@@ -100,6 +100,11 @@ def test_check_corpus_finds_missing_translation_and_bad_article(tmp_path):
     assert report.counts[("faq", "fr")] == 1
 
 
+def test_french_code_articles_are_not_read_as_gdpr_articles(tmp_path):
+    write(tmp_path, GOOD.replace("l'art. 33", "l'art. 33 et l'article 226-16-1 du Code pénal"), "x.md")
+    assert not [p for p in check_corpus(load_corpus(tmp_path)).problems if "article 226" in p]
+
+
 def test_fixture_corpus_is_valid():
     from conftest import FIXTURE_CORPUS
 

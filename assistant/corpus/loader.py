@@ -20,7 +20,7 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when buil
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.S)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*-(fr|en)$")
 # "art. 33", "Art. 33", "article 33", "articles 33" (the number that follows is a GDPR article)
-BODY_ARTICLE_RE = re.compile(r"\b(?:[Aa]rt\.|[Aa]rticles?)\s+(\d+)\b(?!\s*(?:de la loi|du code|of the French))")
+BODY_ARTICLE_RE = re.compile(r"\b(?:[Aa]rt\.|[Aa]rticles?)\s+(\d+)\b(?![-‑]\d)(?!\s*(?:de la loi|du code|of the French))")
 REQUIRED = ("id", "kind", "lang", "translation_key", "title", "articles", "url", "updated")
 KIND_FIELDS = {
     "guide": ("article",),
