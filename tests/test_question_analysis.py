@@ -115,6 +115,8 @@ def test_wrong_duration_is_corrected(question, answer, expected):
     ("registre des traitements obligatoire si on a 15 salariés ?", True),
     ("le n° de sécu des salariés, on peut s'en servir comme identifiant ? c'est pratique", True),
     ("So basically, can we keep them?", True),
+    ("If I just store files on a server for a client, is that 'processing'?", True),
+    ("Si on stocke juste les fichiers d'un client, est-ce un traitement ?", True),
     ("Quelles mentions obligatoires sur un formulaire ?", False),
     ("comment on peut faire ?", False),
 ])
@@ -136,3 +138,10 @@ def test_colloquial_yes_no_questions(question, yesno):
 ])
 def test_polarity_reads_the_clause_that_asks(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation
+
+
+def test_no_correction_when_the_source_says_there_is_no_single_figure():
+    q = "Is there a fixed retention period in the GDPR, like 5 years for everything?"
+    info = analyze_question(q)
+    assert check_duration(q, info, "en", "The GDPR sets no fixed figure. Benchmarks: CVs, 2 years.") is None
+    assert check_duration(q, info, "en", "Keep them 2 years.") is not None  # a source giving one figure does

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 from ..corpus.chunking import split_sections
 from ..retrieval.query import QuestionInfo, has_amount, has_duration
-from ..retrieval.text import analyze
+from ..retrieval.text import analyze, fold
 from ..texts import N_, translate
 from ..types import Chunk, Hit
 from . import polarity
-from .premises import Correction, check_articles, check_duration, check_misnamed_article
+from .premises import NO_FIXED, Correction, check_articles, check_duration, check_misnamed_article
 
 LABELS = {
     "text": N_("What the text says"), "sanction": N_("A CNIL sanction in point"), "practice": N_("In practice"),
@@ -236,7 +236,7 @@ class Composer:
         """When the lead does not state the deadline or amount asked for, the best sentence of the next
         sources (same language, FAQ or guide) that does, with its source."""
         test = key_fact_test(info)
-        if test is None or test(lead_text):
+        if test is None or test(lead_text) or NO_FIXED.search(fold(lead_text)):
             return None
         best = None
         for h in hits[1:SECOND_SOURCE_DEPTH]:
@@ -302,6 +302,8 @@ class Composer:
         test = key_fact_test(info)
         if test is None or not parts or test(parts[0]):
             return parts
+        if NO_FIXED.search(fold(" ".join(parts))):
+            return parts  # "the GDPR sets no fixed figure": an example figure must not lead
         inside = [i for i, s in enumerate(parts) if test(s)]
         if inside:
             i = inside[0]

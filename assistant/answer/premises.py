@@ -56,9 +56,18 @@ def check_misnamed_article(info: QuestionInfo, lang: str, answer_articles: set[i
                                 number=n, title=title.rstrip("."), right=right), contradicts=False)
 
 
+# A source saying there is no single figure: its example durations contradict nothing.
+NO_FIXED = re.compile(r"\b(pas\s+de\s+duree\s+(unique|fixe|generale)|aucune\s+duree\s+(unique|fixe|generale)|"
+                      r"ne\s+fixe\s+(aucune|pas\s+de)\s+(duree|chiffre)|aucun\s+chiffre|no\s+(single|fixed|set|general)\s+"
+                      r"(retention\s+)?(period|figure|duration)|sets\s+no\s+(fixed\s+)?(figure|period|duration)|"
+                      r"no\s+one[- ]size)\b")
+
+
 def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str) -> Correction | None:
     """A duration the question asserts that the answer's source contradicts."""
     if not info.durations:
+        return None
+    if NO_FIXED.search(fold(answer_text)):
         return None
     if not (CLAIM.search(fold(question)) or info.yesno):
         return None

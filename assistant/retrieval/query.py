@@ -57,7 +57,10 @@ _YESNO = re.compile(
     r"|\b(obligatoires?|necessaires?|interdite?s?|autorisee?s?|legale?s?|mandatory|required|compulsory|allowed|"
     r"permitted|lawful)\b[^?]*\?\s*$"
     r"|\b(on|je|j|nous|il|elle)\s+(peut|peux|pouvons|doit|dois|devons|a\s+le\s+droit)\b[^?]*\?\s*$"
-    r"|\b(can|may|must|should)\s+(we|i)\b[^?]*\?\s*$")
+    r"|\b(can|may|must|should)\s+(we|i)\b[^?]*\?\s*$"
+    # After a condition: "If we only store files, is that processing?", "si on ..., est-ce un transfert ?"
+    r"|,\s*(is|are|can|do|does|must|should|would)\s+(that|it|this|we|i|they|there)\b[^?]*\?\s*$"
+    r"|,\s*(est[- ]ce|c.est|peut[- ]on|faut[- ]il|doit[- ]on)\b[^?]*\?\s*$")
 # Open questions that start like yes/no ones: "c'est quoi...", "c'est combien", "is there a way to".
 _OPEN = re.compile(r"\b(c.est\s+(quoi|qui|combien|comment|quand|ou)|quel(le)?s?\s+(est|sont)|what\s+(is|are|should|must|do)|"
                    r"which|how\s+(do|can|should|long|much|many|to)|que\s+faire|quoi\s+faire|on\s+fait\s+quoi|"
