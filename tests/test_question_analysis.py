@@ -115,6 +115,8 @@ def test_wrong_duration_is_corrected(question, answer, expected):
     ("registre des traitements obligatoire si on a 15 salariés ?", True),
     ("le n° de sécu des salariés, on peut s'en servir comme identifiant ? c'est pratique", True),
     ("So basically, can we keep them?", True),
+    ("la cnil peut débarquer dans nos locaux sans prévenir ?", True),
+    ("Quelles données l'employeur peut-il demander ?", False),
     ("If I just store files on a server for a client, is that 'processing'?", True),
     ("Si on stocke juste les fichiers d'un client, est-ce un traitement ?", True),
     ("Quelles mentions obligatoires sur un formulaire ?", False),

@@ -56,7 +56,7 @@ _YESNO = re.compile(
     r"|^(faut|fo)\b"
     r"|\b(obligatoires?|necessaires?|interdite?s?|autorisee?s?|legale?s?|mandatory|required|compulsory|allowed|"
     r"permitted|lawful)\b[^?]*\?\s*$"
-    r"|\b(on|je|j|nous|il|elle)\s+(peut|peux|pouvons|doit|dois|devons|a\s+le\s+droit)\b[^?]*\?\s*$"
+    r"|\b(peut|peux|peuvent|pouvons|doit|dois|doivent|devons|a\s+le\s+droit)\b[^?]*\?\s*$"
     r"|\b(can|may|must|should)\s+(we|i)\b[^?]*\?\s*$"
     # After a condition: "If we only store files, is that processing?", "si on ..., est-ce un transfert ?"
     r"|,\s*(is|are|can|do|does|must|should|would)\s+(that|it|this|we|i|they|there)\b[^?]*\?\s*$"
