@@ -21,6 +21,7 @@ from conftest import EURLEX_FILES, make_settings
 pytestmark = pytest.mark.slow
 DEV = PROJECT_ROOT / "bench" / "eval"
 PUBLIC_QUESTIONS = PROJECT_ROOT.parent / "shared" / "eval" / "public_questions.jsonl"
+PUBLIC_ANSWERS = PROJECT_ROOT.parent / "shared" / "eval" / "public_answers.jsonl"
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +51,8 @@ def reports(service):
 
 
 @pytest.mark.parametrize("half,floors", [
-    ("tune", {"hit@1": 0.88, "hit@5": 0.93, "facts": 0.75, "refusals_right": 1.0}),
-    ("report", {"hit@1": 0.85, "hit@5": 0.93, "facts": 0.70, "refusals_right": 0.85}),
+    ("tune", {"hit@1": 0.92, "hit@5": 0.96, "facts": 0.88, "refusals_right": 1.0}),
+    ("report", {"hit@1": 0.90, "hit@5": 0.95, "facts": 0.84, "refusals_right": 0.9}),
 ])
 def test_dev_set_floors(reports, half, floors):
     m = reports[half]["groups"]["all"]
@@ -159,3 +160,16 @@ def test_public_questions_quality(service):
     assert groups["all"]["in_scope_refused"]["value"] == 0.0, report["items"]
     referrals = [r for r in report["items"] if r["kind"] == "referral"]
     assert referrals and all(r["referral"] for r in referrals)
+
+
+def test_public_answers_quality(service):
+    """Floors on the public sample in users' words (tuned on: set close to what was measured)."""
+    if not PUBLIC_ANSWERS.exists():
+        pytest.skip(f"{PUBLIC_ANSWERS} not available")
+    report = run_eval(service, read_items(PUBLIC_ANSWERS))
+    m = report["groups"]["all"]
+    misses = [r for r in report["items"] if r.get("hit1") is False or r.get("missing")]
+    assert m["hit@1"]["value"] >= 0.93 and m["hit@5"]["value"] >= 0.97, (m, misses)
+    assert m["facts"]["value"] >= 0.93, (m["facts"], misses)
+    assert m["refusals_right"]["value"] == 1.0 and m["in_scope_refused"]["value"] == 0.0, misses
+    assert m["traps_corrected"]["value"] >= 0.87, misses
