@@ -64,7 +64,8 @@ _YESNO = re.compile(
 # Open questions that start like yes/no ones: "c'est quoi...", "c'est combien", "is there a way to".
 _OPEN = re.compile(r"\b(c.est\s+(quoi|qui|combien|comment|quand|ou)|quel(le)?s?\s+(est|sont)|what\s+(is|are|should|must|do)|"
                    r"which|how\s+(do|can|should|long|much|many|to)|que\s+faire|quoi\s+faire|on\s+fait\s+quoi|"
-                   r"comment|pourquoi|combien|a\s+qui|aupres\s+de\s+qui|quand\s+(doit|faut|est))\b")
+                   r"comment|pourquoi|combien|a\s+qui|aupres\s+de\s+qui|quand\s+(doit|faut|est)|"
+                   r"quel|quelle|quels|quelles|lequel|laquelle|que\s+(peut|doit|faut|va|risque))\b")
 _WH = re.compile(r"^(qui|que|quoi|quel|quelle|quels|quelles|comment|combien|pourquoi|ou|quand|who|what|which|how|why|"
                  r"where|when)\b")
 
