@@ -140,6 +140,15 @@ def test_colloquial_yes_no_questions(question, yesno):
     # A condition is part of the question: its negation counts.
     ("Peut-on prospecter si la personne n'a pas donné son accord ?", "Peut-on prospecter des particuliers ?",
      "opposite"),
+    # Places are not negations; purpose clauses are not the question; either-or gets no yes/no.
+    ("can I put a camera on my shop front that films the street?",
+     "Can a business film the street or pavement outside its premises?", "same"),
+    ("Can our HR director double up as the DPO so we don't have to hire anyone?",
+     "Can the IT director be the DPO?", "same"),
+    ("Do I need consent for audience stats, or are analytics cookies exempt?",
+     "Do audience-measurement cookies need consent?", "unknown"),
+    ("le analytics c'est legal en france maintenant ou toujours interdit par la cnil ?",
+     "Peut-on encore utiliser Google Analytics sur son site ?", "unknown"),
 ])
 def test_polarity_reads_the_clause_that_asks(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation

@@ -24,9 +24,11 @@ OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obl
                         r"obliged|compulsory|necessary|should)\b")
 # Words that carry a negation in their meaning: "échappe au RGPD" / "is exempt from" ask whether something is
 # NOT covered or NOT required; "interdit" / "forbidden" whether it is NOT allowed.
-NEGATIVE_PREDICATE = re.compile(r"\b(echappe\w*|hors\s+(?:du\s+|de\s+)?(?:champ|rgpd|perimetre|scope)|exclue?s?|exclu\w*|exempte?e?s?|exempt\w*|dispense\w*|"
-                                r"interdite?s?|interdi\w*|prohibe\w*|escape\w*|outside|exempt|exclude[ds]?|forbidden|"
-                                r"prohibited|banned|illegal|illegale?s?|illicite?s?)\b")
+COVERAGE = r"(?:du\s+|de\s+|the\s+)?(?:champ|rgpd|gdpr|perimetre|scope)"
+NEGATIVE_PREDICATE = re.compile(r"\b(echappe\w*|hors\s+" + COVERAGE + r"|exclue?s?\s+(?:du|de)\s+" + COVERAGE +
+                                r"|exempte?e?s?|exempt\w*|dispense\w*|interdite?s?|interdi\w*|prohibe\w*|"
+                                r"escape\w*|outside\s+" + COVERAGE + r"|excluded\s+from\s+" + COVERAGE +
+                                r"|forbidden|prohibited|banned|illegal|illegale?s?|illicite?s?)\b")
 NOT_ALLOWED = re.compile(r"\b(interdite?s?|interdi\w*|prohibe\w*|forbidden|prohibited|banned|illegal|illegale?s?|"
                          r"illicite?s?)\b")
 NOT_REQUIRED = re.compile(r"\b(exempte?e?s?|exempt\w*|dispense\w*|exempt)\b")
@@ -40,7 +42,12 @@ NO = N_("No")
 
 # Causal clauses give the visitor's reasons, not the question: "On peut refuser vu que c'est pas pour sa vie
 # privée ?" asks whether one may refuse; the "pas" belongs to the reason.
-CAUSAL = re.compile(r"[,;]?\s+\b(vu\s+que|parce\s+que|puisque|puisqu|car|etant\s+donne\s+qu\w*|because|since|given\s+that)\b")
+CAUSAL = re.compile(r"[,;]?\s+\b(vu\s+que|parce\s+que|puisque|puisqu|car|etant\s+donne\s+qu\w*|because|since|given\s+that|"
+                    r"so\s+that|so\s+we|so\s+i|pour\s+ne\s+pas|pour\s+pas|afin\s+de\s+ne\s+pas|pour\s+eviter)\b")
+# "Do we need consent, or are these cookies exempt?", "c'est légal ou toujours interdit ?": an either-or
+# question gets no bare yes/no.
+ALTERNATIVE = re.compile(r"\b(ou|or)\s+(c.est|est[- ]ce|est[- ]il|est[- ]elle|is|are|do|does|toujours|bien|plutot|rather|"
+                         r"faut[- ]il|doit[- ]on|peut[- ]on|can|must|should)\b")
 NUMBER_SIGN = re.compile(r"\bn\s*[°º]|\bno\.\s*(?=\d)")
 
 
@@ -112,6 +119,8 @@ def qualifier(text: str) -> str:
 
 def relate(visitor: str, source_question: str) -> str:
     """How the visitor's question relates to the source's: 'same', 'opposite' or 'unknown'."""
+    if ALTERNATIVE.search(asked(visitor)):
+        return "unknown"
     mv, ms = modality(visitor), modality(source_question)
     nv, ns = negated(visitor), negated(source_question)
     if mv == ms:
