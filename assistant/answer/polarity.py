@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ..retrieval.query import asked_sentence
 from ..retrieval.text import fold
 from ..texts import N_
 
@@ -24,14 +25,14 @@ OBLIGATION = re.compile(r"\b(doit|dois|doivent|devons|devez|faut|obligatoire|obl
                         r"obliged|compulsory|necessary|should)\b")
 # Words that carry a negation in their meaning: "échappe au RGPD" / "is exempt from" ask whether something is
 # NOT covered or NOT required; "interdit" / "forbidden" whether it is NOT allowed.
+NOT_ALLOWED_WORDS = r"interdite?s?|interdi\w*|prohibe\w*|forbidden|prohibited|banned|illegal|illegale?s?|illicite?s?"
+NOT_REQUIRED_WORDS = r"exempt\w*|dispense\w*"
 COVERAGE = r"(?:du\s+|de\s+|the\s+)?(?:champ|rgpd|gdpr|perimetre|scope)"
-NEGATIVE_PREDICATE = re.compile(r"\b(echappe\w*|hors\s+" + COVERAGE + r"|exclue?s?\s+(?:du|de)\s+" + COVERAGE +
-                                r"|exempte?e?s?|exempt\w*|dispense\w*|interdite?s?|interdi\w*|prohibe\w*|"
-                                r"escape\w*|outside\s+" + COVERAGE + r"|excluded\s+from\s+" + COVERAGE +
-                                r"|forbidden|prohibited|banned|illegal|illegale?s?|illicite?s?)\b")
-NOT_ALLOWED = re.compile(r"\b(interdite?s?|interdi\w*|prohibe\w*|forbidden|prohibited|banned|illegal|illegale?s?|"
-                         r"illicite?s?)\b")
-NOT_REQUIRED = re.compile(r"\b(exempte?e?s?|exempt\w*|dispense\w*|exempt)\b")
+NOT_COVERED_WORDS = (r"echappe\w*|escape\w*|hors\s+" + COVERAGE + r"|exclue?s?\s+(?:du|de)\s+" + COVERAGE +
+                     r"|outside\s+" + COVERAGE + r"|excluded\s+from\s+" + COVERAGE)
+NOT_ALLOWED = re.compile(r"\b(" + NOT_ALLOWED_WORDS + r")\b")
+NOT_REQUIRED = re.compile(r"\b(" + NOT_REQUIRED_WORDS + r")\b")
+NEGATIVE_PREDICATE = re.compile(r"\b(" + "|".join((NOT_ALLOWED_WORDS, NOT_REQUIRED_WORDS, NOT_COVERED_WORDS)) + r")\b")
 QUALIFIER = (r"(?:en\s+principe|en\s+regle\s+generale|en\s+règle\s+générale|en\s+general|en\s+général|le\s+plus\s+souvent|"
              r"dans\s+la\s+plupart\s+des\s+cas|in\s+principle|as\s+a\s+rule|generally|in\s+most\s+cases|usually)")
 YES_NO_START = re.compile(r"^\s*(\*\*)?(?:(" + QUALIFIER + r")\s*,?\s*)?(oui|non|yes|no)\b(\*\*)?\s*[,.:;!]?\s*"
@@ -57,9 +58,7 @@ def asked(question: str) -> str:
     Long messages describe a situation first ("Personne en interne n'a le temps. Peut-on ...?"): the
     negations and modal verbs of that description say nothing about what is asked.
     """
-    q = NUMBER_SIGN.sub(" numero ", " ".join(fold(question).split()))
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", q) if p.strip()]
-    clause = next((p for p in reversed(parts) if p.rstrip().endswith("?")), parts[-1] if parts else q)
+    clause = asked_sentence(NUMBER_SIGN.sub(" numero ", " ".join(fold(question).split())))
     m = CAUSAL.search(clause)
     if m and m.start() > 0:
         clause = clause[:m.start()] + " ?"

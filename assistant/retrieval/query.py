@@ -105,12 +105,19 @@ def question_type(question: str) -> str:
     return analyze_question(question).type
 
 
+def asked_sentence(folded: str) -> str:
+    """The sentence that asks: the last one ending with '?', else the last one.
+
+    Long situational messages tell the situation first ("We are ... . Can we ...?").
+    """
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", folded) if p.strip()]
+    return next((p for p in reversed(parts) if p.rstrip().endswith("?")), parts[-1] if parts else folded)
+
+
 def analyze_question(question: str) -> QuestionInfo:
     """Type, yes/no expectation, named articles and asserted durations of a question."""
     q = " ".join(fold(question).split())
-    # The last sentence carries the question in long situational messages ("We are ... . Can we ...?").
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", q) if p.strip()]
-    asked = next((p for p in reversed(parts) if p.rstrip().endswith("?")), parts[-1] if parts else q)
+    asked = asked_sentence(q)
     kind = "other"
     for name, pattern in (("amount", _AMOUNT), ("deadline", _DEADLINE), ("comparison", _COMPARISON),
                           ("definition", _DEFINITION), ("who", _WHO), ("steps", _STEPS), ("list", _LIST)):
