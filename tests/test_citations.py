@@ -192,14 +192,13 @@ def test_a_nearly_as_relevant_second_faq_item_is_answered_under_its_own_question
     assert "Peut-on effacer" not in comp.text and all(c.id != "c4" for c in comp.used)
 
 
-def test_a_no_with_an_exception_is_not_flipped_into_a_yes():
-    """'Is a cookie wall forbidden?' against 'Can a site block...? Non, ... sauf ...': no bare Oui."""
-    faq = chunk(0, "faq", 7, "Non, un site ne peut pas bloquer les internautes qui refusent les cookies, sauf s'il offre "
-                "une alternative réelle. Ce n'est pas interdit par principe.",
-                title="Un site peut-il bloquer les internautes qui refusent les cookies ?")
+def test_a_yes_with_an_exception_asked_the_other_way_round_becomes_a_no_that_keeps_it():
+    """'Can we e-mail consumers without their consent?' against 'Is consent needed? Oui, sauf ...'."""
+    faq = chunk(0, "faq", 6, "Oui, le consentement préalable est nécessaire pour envoyer des e-mails de prospection à des "
+                "particuliers, sauf pour des produits analogues vendus à vos clients. Il doit être libre.",
+                title="Faut-il le consentement pour envoyer des e-mails de prospection à des particuliers ?")
     hits = [Hit(faq, 0.9)]
-    for q in ("Un site peut-il bloquer les internautes qui refusent les cookies, c'est interdit ?",
-              "Est-il interdit qu'un site bloque les internautes qui refusent les cookies ?"):
-        comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
-        assert comp.yes_no is None and not comp.text.startswith("Oui"), comp.text
-        assert comp.text.startswith("« Un site peut-il bloquer les internautes qui refusent les cookies ? » Non, un site")
+    q = "Peut-on envoyer des e-mails de prospection à des particuliers sans leur consentement ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    assert comp.yes_no is False and comp.text.startswith("Non"), comp.text
+    assert "sauf pour des produits analogues" in comp.text.split("\n\n")[0]

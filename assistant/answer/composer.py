@@ -70,7 +70,6 @@ def key_fact_test(info: QuestionInfo):
 
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
-EXCEPTION = re.compile(r"\b(sauf|a\s+condition|à\s+condition|hormis|excepte|excepté|unless|provided|except)\b", re.I)
 SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
                             r"deliberation|san-\d{4})", re.I)
 
@@ -200,13 +199,7 @@ class Composer:
                 if info.yesno and hit.score >= YES_NO_CONFIDENCE and \
                         self.same_question(question, c, lang) >= SAME_QUESTION:
                     yn, rest = polarity.decide(question, c.title, para)
-                if yn is not None and yn != said and EXCEPTION.search(sentences(rest)[0] if rest else ""):
-                    # "Non, ... sauf si ..." turned into "Oui" would read as a yes with the wrong exception
-                    # ("is a cookie wall forbidden?" "Oui ... not forbidden in principle"): keep the
-                    # source's word under its own question instead.
-                    yn = None
-                    para = f"« {c.title} » {para}" if lang == "fr" else f"“{c.title}” {para}"
-                elif yn is not None and yn == said:
+                if yn is not None and yn == said:
                     yn = None  # the source's own words already answer the same question: keep them
                 elif yn is not None:
                     qual, para = polarity.qualifier(para), rest
