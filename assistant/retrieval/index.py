@@ -83,8 +83,8 @@ class IndexData:
 
 
 def _write_json(path: Path, data) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
+    # One dumps and one write: json.dump streams thousands of small writes (about 4 times slower here).
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def current_generation(index_dir: Path) -> str | None:
@@ -218,7 +218,8 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
         timings["embed_chunks"] = time.perf_counter() - t0
         tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".building-"))
         _write_json(tmp / "chunks.json", [asdict(c) for c in chunks])
-        lexical = {lang: BM25Index.build(lang, [(c.id, c.search_text) for c in chunks if c.lang == lang])
+        known = _previous_term_counts(index_dir)
+        lexical = {lang: BM25Index.build(lang, [(c.id, c.search_text) for c in chunks if c.lang == lang], known)
                    for lang in ("fr", "en")}
         _write_json(tmp / "lexical.json", {lang: idx.to_json() for lang, idx in lexical.items()})
         titles = {lang: BM25Index.build(lang, [(c.id, title_text(c)) for c in chunks
@@ -299,6 +300,21 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
                        reused=len(chunks) - len(new), removed=len(stale), documents=len(docs),
                        official_languages=tuple(t.lang for t in official), seconds=time.perf_counter() - t0,
                        models_from=reuse.name if reuse is not None else "")
+
+
+def _previous_term_counts(index_dir: Path) -> dict:
+    """Term counts of the live generation's chunks (by content id), so a re-index analyses only new text."""
+    previous = current_generation(index_dir)
+    if previous is None:
+        return {}
+    try:
+        lex = json.loads((index_dir / previous / "lexical.json").read_text(encoding="utf-8"))
+        counts = {}
+        for v in lex.values():
+            counts.update(BM25Index.from_json(v).term_counts())
+        return counts
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}  # unreadable: analyse everything again
 
 
 def remove_retired(index_dir: Path, keep: tuple[str | None, ...], grace: float = RETIRED_GRACE_SECONDS,

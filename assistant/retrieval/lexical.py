@@ -24,17 +24,33 @@ class BM25Index:
         self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
 
     @classmethod
-    def build(cls, lang: str, items: list[tuple[str, str]]) -> BM25Index:
-        """Index (chunk id, text) pairs, all in ``lang``."""
+    def build(cls, lang: str, items: list[tuple[str, str]],
+              known: dict[str, Counter] | None = None) -> BM25Index:
+        """Index (chunk id, text) pairs, all in ``lang``.
+
+        ``known`` gives the term counts of ids already analysed (a previous build's, see ``term_counts``):
+        ids derive from the content, so a re-index analyses only the chunks that changed.
+        """
         ids, lengths = [], []
         postings: dict[str, list[list[int]]] = defaultdict(list)
+        known = known or {}
         for i, (cid, text) in enumerate(items):
-            terms = analyze(text, lang)
+            counts = known.get(cid)
+            if counts is None:
+                counts = Counter(analyze(text, lang))
             ids.append(cid)
-            lengths.append(len(terms))
-            for term, tf in Counter(terms).items():
+            lengths.append(sum(counts.values()))
+            for term, tf in counts.items():
                 postings[term].append([i, tf])
         return cls(lang, ids, dict(postings), lengths)
+
+    def term_counts(self) -> dict[str, Counter]:
+        """Each indexed id's term counts (what ``build`` computed), recovered from the postings."""
+        out: dict[str, Counter] = {i: Counter() for i in self.ids}
+        for term, plist in self.postings.items():
+            for doc, tf in plist:
+                out[self.ids[doc]][term] = tf
+        return out
 
     def search(self, query: str, n: int, extra_terms: list[str] | None = None) -> list[tuple[str, float]]:
         """The ``n`` best chunks for a query (with optional expansion text), best first."""

