@@ -6,7 +6,9 @@ halves have the same mix of kinds and languages. Output files keep all.jsonl's o
 
 The report half is never used for tuning.
 
-Usage: python bench/eval/split.py
+Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.jsonl)
+       python bench/eval/split.py fresh      (fresh.jsonl -> fresh_tune.jsonl, fresh_report.jsonl: a second
+                                              set written on 2026-12-02 after the first was tuned on)
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def main() -> None:
-    items = [json.loads(line) for line in (HERE / "all.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+def main(name: str = "") -> None:
+    source = f"{name}.jsonl" if name else "all.jsonl"
+    prefix = f"{name}_" if name else ""
+    items = [json.loads(line) for line in (HERE / source).read_text(encoding="utf-8").splitlines() if line.strip()]
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for item in items:
         groups[(item["kind"], item["lang"])].append(item)
@@ -29,12 +33,14 @@ def main() -> None:
         ordered = sorted(groups[key], key=lambda it: hashlib.sha256(it["id"].encode("utf-8")).hexdigest())
         for position, item in enumerate(ordered):
             half[item["id"]] = "tune" if position % 2 == 0 else "report"
-    for name in ("tune", "report"):
-        with open(HERE / f"{name}.jsonl", "w", encoding="utf-8") as fh:
+    for part in ("tune", "report"):
+        with open(HERE / f"{prefix}{part}.jsonl", "w", encoding="utf-8") as fh:
             for item in items:
-                if half[item["id"]] == name:
+                if half[item["id"]] == part:
                     fh.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1] if len(sys.argv) > 1 else "")
