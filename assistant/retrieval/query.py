@@ -18,7 +18,10 @@ _AMOUNT = re.compile(
     r"\b(combien\s+(d.amende|ca\s+(coute|peut\s+couter)|risque|on\s+risque|je\s+risque|coute)|quel(le)?s?\s+montants?|"
     r"montant|amendes?\s+(max|maximale|encourue)|jusqu.a\s+combien|how\s+much\s+(is|was|could|can|would|did|does|do|are)?"
     r"\s*(the\s+|a\s+|we\s+|i\s+|they\s+|it\s+)?(fine|penalt|risk|cost|pay|get\s+fined)|how\s+big|max(imum)?\s+(gdpr\s+)?fine|"
-    r"(fine|amende|sanction)s?\s+(max|maximum)|what\s+(fine|penalt)|quelle\s+(amende|sanction))")
+    r"(fine|amende|sanction)s?\s+(max|maximum)|what\s+(fine|penalt)|quelle\s+(amende|sanction)|"
+    r"(worst|biggest|highest|largest|heaviest)\s+(possible\s+)?(gdpr\s+)?(fine|penalt)|"
+    r"how\s+much\s+(can|could|would|will|might)\s+(the\s+cnil|they|the\s+regulator|an?\s+\w+)\s+fine|"
+    r"risque\w*\s+quoi\s+comme\s+(sanction|amende)|amendes?\s+(la\s+plus|maxi\w*|record))")
 _DEADLINE = re.compile(
     r"\b(combien\s+de\s+(temps|jours|mois|ans|annees|heures|semaines)|(quel|dans\s+quel(s)?|sous\s+quel)\s+delais?|"
     r"delais?|jusqu.a\s+quand|quelle\s+duree|duree\s+(de|max)|a\s+partir\s+de\s+quand|des\s+quand|"

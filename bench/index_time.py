@@ -1,0 +1,90 @@
+"""Index build times, as a user runs them: `gdpr-assistant index` in its own process, wall clock.
+
+1. from scratch: an empty data dir with the official text imported; embeds every
+   chunk, trains the ranker and the scope classifier (the build's own split is printed from build.json);
+2. re-index after one changed FAQ document (models reused), ROUNDS times with a new sentence each
+   time, for the ONNX runtime (default) and for sentence-transformers on torch (the earlier default,
+   the baseline), in the same run.
+
+Prints a table of medians. Asserts nothing about time.
+
+    python bench/index_time.py [--rounds 3] [--eurlex-dir ../shared/data/gdpr/eurlex]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "assistant.cli"]
+FAQ = "faq/fr/cookies-cookie-wall.md"
+
+
+def run(args, env) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(CLI + args, env=env, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed:\n{proc.stderr}")
+    return time.perf_counter() - t
+
+
+def build_info(data: Path) -> dict:
+    gen = (data / "index" / "CURRENT").read_text().strip()
+    return json.loads((data / "index" / gen / "build.json").read_text())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--eurlex-dir", type=Path, default=ROOT.parent / "shared" / "data" / "gdpr" / "eurlex")
+    args = ap.parse_args()
+    files = sorted(args.eurlex_dir.glob("*.html"))
+    if not files:
+        sys.exit(f"no EUR-Lex files in {args.eurlex_dir}")
+    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+    try:
+        corpus = work / "corpus"
+        shutil.copytree(ROOT / "corpus", corpus)
+        data = work / "data"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CORPUS_DIR": str(corpus),
+               "PYTHONPATH": str(ROOT)}
+        run(["--data-dir", str(data), "corpus", "import-eurlex", *map(str, files)], env)
+        rows = []
+        scratch = run(["--data-dir", str(data), "index"], env)
+        info = build_info(data)
+        split = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds"].items())
+        rows.append(("from scratch (onnx, export included)", f"{scratch:.1f} s", f"{info['chunks']} chunks; {split}"))
+        original = (corpus / FAQ).read_text(encoding="utf-8")
+        medians = {}
+        for runtime in ("onnx", "torch"):
+            times = []
+            for i in range(args.rounds):
+                (corpus / FAQ).write_text(original + f"\nPhrase ajoutée pour le banc {runtime} {i} {time.time_ns()}.\n",
+                                          encoding="utf-8")
+                times.append(run(["--data-dir", str(data), "index"],
+                                 {**env, "ASSISTANT_EMBEDDING_RUNTIME": runtime}))
+                info = build_info(data)
+                assert info.get("ranker", {}).get("reused_from"), "models were retrained: not a one-document re-index"
+            medians[runtime] = statistics.median(times)
+            rows.append((f"re-index, one FAQ changed ({runtime})", f"{medians[runtime]:.1f} s",
+                         "runs: " + ", ".join(f"{t:.1f}" for t in times)))
+        rows.append(("ratio torch / onnx", f"{medians['torch'] / medians['onnx']:.2f}", "baseline over ours"))
+        width = max(len(r[0]) for r in rows)
+        print(f"{'measure':<{width}}  {'median':>9}  detail")
+        for name, value, detail in rows:
+            print(f"{name:<{width}}  {value:>9}  {detail}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
