@@ -202,3 +202,19 @@ def test_a_yes_with_an_exception_asked_the_other_way_round_becomes_a_no_that_kee
     comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
     assert comp.yes_no is False and comp.text.startswith("Non"), comp.text
     assert "sauf pour des produits analogues" in comp.text.split("\n\n")[0]
+
+
+def test_a_key_fact_from_another_source_is_its_headline_figure_not_a_special_case():
+    """'Worst fine for a small business?' led by another item: the figure added is the fine item's own
+    answer (20 M€ or 4 %), not the cap of the simplified procedure in its details."""
+    lead = chunk(0, "faq", 32, "Le RGPD exige des mesures de sécurité adaptées au risque pour une petite entreprise.",
+                 title="Quelles mesures de sécurité pour une petite entreprise ?")
+    fines = chunk(1, "faq", 83, "Il y a deux plafonds d'amende : 10 millions d'euros ou 2 % du chiffre d'affaires "
+                  "mondial, et 20 millions d'euros ou 4 % pour les manquements les plus graves.\n\n## En détail\n\n"
+                  "- **Procédure simplifiée** : pour une petite entreprise et un cas simple, l'amende est plafonnée "
+                  "à 20 000 euros.", title="Quelle est l'amende RGPD maximale ?")
+    hits = [Hit(lead, 0.8), Hit(fines, 0.6)]
+    q = "Quelle amende maximale risque une petite entreprise comme la nôtre ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    head = comp.text.split("\n\n")[0]
+    assert "20 millions" in head and "20 000 euros" not in head, head

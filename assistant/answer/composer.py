@@ -70,6 +70,7 @@ def key_fact_test(info: QuestionInfo):
 
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
+LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
 SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
                             r"deliberation|san-\d{4})", re.I)
 
@@ -246,10 +247,14 @@ class Composer:
             parts = [x for x in self.doc_chunks.get(c.doc_id, [c]) if x.lang == c.lang and
                      not x.section.lower().startswith(("source", "articles li", "related"))]
             for part in parts:
+                # The first paragraph is the item's direct answer (corpus style): its figure is the
+                # headline one ("up to 20 M€ or 4 %"), a detail's is a special case ("capped at 20 000 €
+                # in the simplified procedure").
+                lead_para = first_paragraph(part.text) if not part.section else ""
                 for line in part.text.splitlines():
                     for sent in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
                         if test(sent) and len(sent) > 25:
-                            score = self.relevance(q_stems, sent, lang)
+                            score = self.relevance(q_stems, sent, lang) + (LEAD_BONUS if sent in lead_para else 0.0)
                             if best is None or score > best[0]:
                                 best = (score, sent, part)
         return (best[1], best[2]) if best and best[0] > 0 else None

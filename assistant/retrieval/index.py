@@ -39,7 +39,7 @@ from .rerank import Ranker
 
 BUILD_COMMAND = "gdpr-assistant index"
 RETIRED_GRACE_SECONDS = 600  # a retired generation's files stay this long (servers may still be loading it)
-MODELS_VERSION = 1  # bump when the ranker's or the scope classifier's training changes
+MODELS_VERSION = 2  # bump when the ranker's or the scope classifier's training changes
 
 
 @dataclass(frozen=True)

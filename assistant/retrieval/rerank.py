@@ -137,9 +137,10 @@ class FeatureSpace:
             name = self.decision_names.get(c.group)
             row[col["entity_named"]] = 1.0 if name and _names(name, ctx.info.folded) else 0.0
             row[col["sanction_decision"]] = 1.0 if ctx.sanction and chunk.kind == "cnil_decision" else 0.0
-            if ctx.info.type == "deadline":
+            # A key fact asked in any part of the question counts ("...worst fine? Is there an SME scale?").
+            if ctx.info.type == "deadline" or "deadline" in ctx.info.wants:
                 row[col["type_deadline"]] = 1.0 if self._flag(self._duration, chunk, has_duration) else -1.0
-            if ctx.info.type == "amount":
+            if ctx.info.type == "amount" or "amount" in ctx.info.wants:
                 row[col["type_amount"]] = 1.0 if self._flag(self._amount, chunk, has_amount) else -1.0
             if ctx.info.type == "definition":
                 row[col["type_definition"]] = 1.0 if chunk.article == 4 else 0.0
