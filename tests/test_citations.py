@@ -218,3 +218,18 @@ def test_a_key_fact_from_another_source_is_its_headline_figure_not_a_special_cas
     comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
     head = comp.text.split("\n\n")[0]
     assert "20 millions" in head and "20 000 euros" not in head, head
+
+
+def test_an_undecided_yes_no_keeps_the_source_s_answer_under_its_own_question():
+    """Too unsure that the visitor asks the source's question to say Oui/Non for them (a weak match):
+    the source's own answer word stays, under the source's own question, instead of being dropped."""
+    faq = chunk(0, "faq", 58, "Oui, la CNIL peut contrôler sur place sans prévenir, entre 6 h et 21 h.",
+                title="La CNIL peut-elle venir contrôler l'entreprise sans prévenir ?")
+    q = "la cnil peut débarquer dans nos locaux sans prévenir ?"
+    weak = [Hit(faq, 0.45)]  # below YES_NO_CONFIDENCE
+    comp = composer_for(weak).compose(q, analyze_question(q), "fr", weak)
+    assert comp.yes_no is None
+    assert comp.text.startswith("« La CNIL peut-elle venir contrôler l'entreprise sans prévenir ? » Oui, la CNIL")
+    q = "Dans quel délai la CNIL prévient-elle avant un contrôle ?"  # not a yes/no question: the fact leads
+    comp = composer_for(weak).compose(q, analyze_question(q), "fr", weak)
+    assert comp.text.startswith("La CNIL peut contrôler sur place"), comp.text

@@ -204,8 +204,9 @@ class Composer:
                     yn = None  # the source's own words already answer the same question: keep them
                 elif yn is not None:
                     qual, para = polarity.qualifier(para), rest
-                elif CONNECTIVE.match(rest):
-                    # "Non, sauf si..." cannot lose its word: say which question it answers.
+                elif CONNECTIVE.match(rest) or info.yesno:
+                    # "Non, sauf si..." cannot lose its word, and a visitor asking yes or no wants it: when
+                    # the source's question is not surely the visitor's, say which question it answers.
                     para = f"« {c.title} » {para}" if lang == "fr" else f"“{c.title}” {para}"
                 else:
                     para = rest
