@@ -47,19 +47,23 @@ def service(full_index):
 
 @pytest.fixture(scope="session")
 def reports(service):
-    return {half: run_eval(service, read_items(DEV / f"{half}.jsonl")) for half in ("tune", "report")}
+    return {half: run_eval(service, read_items(DEV / f"{half}.jsonl"))
+            for half in ("tune", "report", "fresh_tune", "fresh_report")}
 
 
 @pytest.mark.parametrize("half,floors", [
     ("tune", {"hit@1": 0.92, "hit@5": 0.96, "facts": 0.88, "refusals_right": 1.0}),
     ("report", {"hit@1": 0.90, "hit@5": 0.95, "facts": 0.84, "refusals_right": 0.9}),
+    # The second set (40 questions written after the first was tuned on): small, so its floors are loose.
+    ("fresh_tune", {"hit@1": 0.75, "hit@5": 0.9, "facts": 0.75, "refusals_right": 1.0}),
+    ("fresh_report", {"hit@1": 0.85, "hit@5": 0.9, "facts": 0.85, "refusals_right": 1.0}),
 ])
 def test_dev_set_floors(reports, half, floors):
     m = reports[half]["groups"]["all"]
     for name, floor in floors.items():
         assert m[name]["value"] >= floor, (half, name, m[name], [r for r in reports[half]["items"]
                                                                 if r.get("hit1") is False or r.get("missing")])
-    assert m["in_scope_refused"]["value"] <= (0.0 if half == "tune" else 0.03), m["in_scope_refused"]
+    assert m["in_scope_refused"]["value"] <= (0.0 if "tune" in half else 0.03), m["in_scope_refused"]
 
 
 @pytest.mark.parametrize("q", [
