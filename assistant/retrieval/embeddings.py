@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -99,8 +101,6 @@ def model_name(model_path: str, max_tokens: int = 0) -> str:
 
 def _own_limit(model_path: str) -> int:
     try:
-        import json
-
         return int(json.loads((Path(model_path) / "sentence_bert_config.json").read_text())["max_seq_length"])
     except (OSError, ValueError, KeyError, TypeError):
         return 512
@@ -219,15 +219,16 @@ def export_onnx(model_path: str, target: Path) -> Path:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     sample = torch.ones((1, 8), dtype=torch.int64)
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    import warnings
-
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
-        torch.onnx.export(Graph(transformer), (sample, sample, torch.zeros_like(sample)), str(tmp),
-                          input_names=names, output_names=["last_hidden_state"],
-                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-                          opset_version=17, dynamo=False)
-    os.replace(tmp, target)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the model's Python branches
+            torch.onnx.export(Graph(transformer), (sample, sample, torch.zeros_like(sample)), str(tmp),
+                              input_names=names, output_names=["last_hidden_state"],
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                              opset_version=17, dynamo=False)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file behind
     return target
 
 
