@@ -9,6 +9,8 @@ The report half is never used for tuning.
 Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.jsonl)
        python bench/eval/split.py fresh      (fresh.jsonl -> fresh_tune.jsonl, fresh_report.jsonl: a second
                                               set written on 2026-12-02 after the first was tuned on)
+       python bench/eval/split.py fresh2     (fresh2.jsonl -> fresh2_tune.jsonl, fresh2_report.jsonl: a third set,
+                                              50 items with 16 traps, written on 2026-12-02 night)
 """
 
 from __future__ import annotations
