@@ -163,3 +163,12 @@ def test_no_correction_when_the_source_says_there_is_no_single_figure():
     info = analyze_question(q)
     assert check_duration(q, info, "en", "The GDPR sets no fixed figure. Benchmarks: CVs, 2 years.") is None
     assert check_duration(q, info, "en", "Keep them 2 years.") is not None  # a source giving one figure does
+
+
+def test_misnamed_article_points_to_the_article_governing_the_lead_not_the_lowest():
+    """'An access request under Article 17': the lead item is about access (art. 15); art. 12 (time
+    limits) is among the sources too, but the right article to name is the lead's."""
+    info = analyze_question("A former employee sent a subject access request under Article 17. Is that right?")
+    c = check_misnamed_article(info, "en", {12, 15}, {17: "Right to erasure"}, governing=15)
+    assert c and "Art. 15" in c.text, c
+    assert "Art. 12" in check_misnamed_article(info, "en", {12, 15}, {17: "Right to erasure"}).text

@@ -71,6 +71,24 @@ def key_fact_test(info: QuestionInfo):
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
 LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
+# The lead names its legal basis: a lead that cites no article gets its source's governing GDPR article,
+# unless the source rests first on another text (French law, the CPCE, a directive) or already names one.
+CITES_TEXT = re.compile(r"\b(art\.?|articles?)\s*\d|\b(loi|code|cpce|directive|data\s+protection\s+act)\b|\bl\.\s*\d", re.I)
+OTHER_TEXT = re.compile(r"\b(loi|act|code|cpce|directive|ordonnance|decret|decree|cnil)\b", re.I)
+
+
+def governing_article(c: Chunk) -> int | None:
+    """The GDPR article a source is first about: an article's own number, a guide's article, the first
+    article an FAQ item lists when its first source is the GDPR."""
+    if c.kind != "faq" or not c.article:
+        return c.article if c.kind in ("gdpr_article", "guide") else None
+    sources = [body for heading, body in split_sections(c.text) if fold(heading) == "sources"]
+    first = next((ln for ln in sources[0].splitlines() if ln.strip()), "") if sources else ""
+    if first and OTHER_TEXT.search(fold(first)) and not re.search(r"\b(rgpd|gdpr)\b", fold(first)):
+        return None
+    return c.article
+
+
 SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
                             r"deliberation|san-\d{4})", re.I)
 
@@ -438,7 +456,7 @@ class Composer:
         for check in (check_articles(info, lang, self.titles[lang]),
                       check_duration(question, info, lang, lead_text),
                       check_misnamed_article(info, lang, {h.chunk.article for h in hits[:3] if h.chunk.article},
-                                             self.titles[lang])):
+                                             self.titles[lang], lead.article)):
             if check:
                 corrections.append(check)
         if corrections and corrections[0].contradicts:
@@ -458,6 +476,14 @@ class Composer:
         if elsewhere and not corrections:
             sentence, source = elsewhere
             head = f"{sentence} {mark(source)}"
+        basis = governing_article(lead) if lead.kind in ("faq", "guide") else None
+        if basis and not CITES_TEXT.search(fold(lead_text)) and not any(str(basis) in c.text for c in corrections):
+            # After the first sentence, the direct answer the article governs (not a detail after it).
+            parts = sentences(lead_text)
+            i = next((k for k, p in enumerate(parts) if p.endswith(".")), None)  # not the quoted question
+            if i is not None:
+                ref = f"art. {basis} du RGPD" if lang == "fr" else f"GDPR Art. {basis}"
+                lead_text = " ".join(parts[:i] + [f"{parts[i][:-1]} ({ref})."] + parts[i + 1:])
         first = f"{opening}{lead_text}{note} {mark(lead)}"
         blocks.append(f"{head} {first}".strip() if head else first)
 

@@ -41,14 +41,15 @@ def check_articles(info: QuestionInfo, lang: str, titles: dict[int, str]) -> Cor
 
 
 def check_misnamed_article(info: QuestionInfo, lang: str, answer_articles: set[int],
-                           titles: dict[int, str]) -> Correction | None:
-    """An existing article named for a topic the answering sources put under other articles."""
+                           titles: dict[int, str], governing: int | None = None) -> Correction | None:
+    """An existing article named for a topic the answering sources put under other articles; the right
+    one is the article governing the lead source when it is known, else the lowest of them."""
     named = [n for n in info.articles if 1 <= n <= 99]
     if not named or not answer_articles or any(n in answer_articles for n in named):
         return None
     n = named[0]
     title = titles.get(n)
-    right = sorted(answer_articles)[0]
+    right = governing if governing in answer_articles else sorted(answer_articles)[0]
     if not title:
         return None
     return Correction(translate(lang, N_("Note: GDPR Article %(number)s is about something else (%(title)s); your "
