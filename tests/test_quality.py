@@ -48,7 +48,7 @@ def service(full_index):
 @pytest.fixture(scope="session")
 def reports(service):
     return {half: run_eval(service, read_items(DEV / f"{half}.jsonl"))
-            for half in ("tune", "report", "fresh_tune", "fresh_report")}
+            for half in ("tune", "report", "fresh_tune", "fresh_report", "fresh2_tune", "fresh2_report")}
 
 
 @pytest.mark.parametrize("half,floors", [
@@ -57,6 +57,9 @@ def reports(service):
     # The second set (40 questions written after the first was tuned on): small, so its floors are loose.
     ("fresh_tune", {"hit@1": 0.75, "hit@5": 0.9, "facts": 0.75, "refusals_right": 1.0}),
     ("fresh_report", {"hit@1": 0.85, "hit@5": 0.9, "facts": 0.85, "refusals_right": 1.0}),
+    # The third (50 questions, 16 of them traps): its misses are recorded in docs/quality.md, not yet fixed.
+    ("fresh2_tune", {"hit@1": 0.8, "hit@5": 0.9, "facts": 0.8, "refusals_right": 0.6}),
+    ("fresh2_report", {"hit@1": 0.85, "hit@5": 0.9, "facts": 0.75, "refusals_right": 0.5}),
 ])
 def test_dev_set_floors(reports, half, floors):
     m = reports[half]["groups"]["all"]
