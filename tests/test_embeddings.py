@@ -100,7 +100,9 @@ def test_bulk_embedding_in_bfloat16_keeps_the_float32_vectors(model_path, onnx_d
     onnx = OnnxEmbedder(model_path, onnx_dir, bulk=bulk)
     bf16 = onnx.embed_documents(texts)
     assert bf16.dtype == np.float32 and np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-4)
-    assert (fp32 * bf16).sum(axis=1).min() > 0.999
+    cos = (fp32 * bf16).sum(axis=1)
+    assert cos.min() > 0.999
+    assert cos.mean() < 0.999999  # bfloat16 did run: its rounding shows, far below what retrieval notices
     assert onnx.name == bulk.name
     assert np.allclose(onnx.embed_documents(texts[:3]), fp32[:3], atol=1e-5)  # small batches: ONNX, float32
 

@@ -477,7 +477,8 @@ class Composer:
             sentence, source = elsewhere
             head = f"{sentence} {mark(source)}"
         basis = governing_article(lead) if lead.kind in ("faq", "guide") else None
-        if basis and not CITES_TEXT.search(fold(lead_text)) and not any(str(basis) in c.text for c in corrections):
+        if basis and not CITES_TEXT.search(fold(lead_text)) and \
+                not any(re.search(rf"\b{basis}\b", c.text) for c in corrections):
             # After the first sentence, the direct answer the article governs (not a detail after it).
             parts = sentences(lead_text)
             i = next((k for k, p in enumerate(parts) if p.endswith(".")), None)  # not the quoted question

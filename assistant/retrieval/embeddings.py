@@ -103,10 +103,9 @@ class SentenceTransformerEmbedder:
             import torch
 
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                vecs = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                    show_progress_bar=False, convert_to_numpy=False, convert_to_tensor=True)
-            vecs = torch.nn.functional.normalize(vecs.float(), dim=-1).numpy()
-            return np.asarray(vecs, dtype=np.float32)
+                vecs = model.encode(texts, batch_size=self.batch_size, show_progress_bar=False,
+                                    convert_to_tensor=True)
+            return torch.nn.functional.normalize(vecs.float(), dim=-1).numpy()  # normalised in float32
         return np.asarray(model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                        show_progress_bar=False), dtype=np.float32)
 
