@@ -235,17 +235,18 @@ def test_an_undecided_yes_no_keeps_the_source_s_answer_under_its_own_question():
     assert comp.text.startswith("La CNIL peut contrôler sur place"), comp.text
 
 
-def test_the_lead_names_its_governing_article_after_its_first_sentence():
-    """A lawyer reads the basis with the answer: a lead that cites no article gets the article its FAQ
-    item is about, after the direct answer; never when the item rests first on French law, nor twice."""
+def test_the_lead_names_its_governing_article_as_a_reference():
+    """A lawyer reads the basis with the answer: a lead that cites no article ends with the article its
+    FAQ item is about, as a reference of its own (not vouching for one sentence); never when the item
+    rests first on French law, nor twice."""
     dpo = chunk(0, "faq", 37, "Non, un DPO n'est obligatoire que pour certaines activités. La taille ne compte pas."
                 "\n\n## Sources\n\n- RGPD, art. 37", title="Une PME doit-elle désigner un DPO ?")
     q = "on doit avoir un dpo ?"
     head = composer_for([Hit(dpo, 0.9)]).compose(q, analyze_question(q), "fr", [Hit(dpo, 0.9)]).text.split("\n\n")[0]
-    assert "certaines activités (art. 37 du RGPD). La taille ne compte pas." in head, head
+    assert "certaines activités. La taille ne compte pas. Référence : art. 37 du RGPD. [1]" in head, head
     q = "do we need a DPO?"
     en = chunk(1, "faq", 37, "No, only for some core activities.\n\n## Sources\n\n- GDPR Art. 37", lang="en")
-    assert "activities (GDPR Art. 37)." in composer_for([Hit(en, 0.9)]).compose(
+    assert "activities. Reference: GDPR Art. 37. [1]" in composer_for([Hit(en, 0.9)]).compose(
         q, analyze_question(q), "en", [Hit(en, 0.9)]).text
     cookies = chunk(2, "faq", 7, "Oui, il faut l'accord de l'internaute avant de déposer un traceur.\n\n## Sources\n\n"
                     "- Article 82 de la loi Informatique et Libertés\n- RGPD, art. 4 et 7")
@@ -253,4 +254,4 @@ def test_the_lead_names_its_governing_article_after_its_first_sentence():
     for c in (cookies, already):
         q = "faut-il le faire ?"
         text = composer_for([Hit(c, 0.9)]).compose(q, analyze_question(q), "fr", [Hit(c, 0.9)]).text
-        assert "du RGPD)" not in text, text
+        assert "Référence" not in text, text

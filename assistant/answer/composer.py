@@ -71,8 +71,8 @@ def key_fact_test(info: QuestionInfo):
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
 LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
-# The lead names its legal basis: a lead that cites no article gets its source's governing GDPR article,
-# unless the source rests first on another text (French law, the CPCE, a directive) or already names one.
+# The lead names its legal basis: a lead that cites no article ends with its source's governing GDPR
+# article, unless the source rests first on another text (French law, the CPCE, a directive) or names one.
 CITES_TEXT = re.compile(r"\b(art\.?|articles?)\s*\d|\b(loi|code|cpce|directive|data\s+protection\s+act)\b|\bl\.\s*\d", re.I)
 OTHER_TEXT = re.compile(r"\b(loi|act|code|cpce|directive|ordonnance|decret|decree|cnil)\b", re.I)
 
@@ -479,12 +479,10 @@ class Composer:
         basis = governing_article(lead) if lead.kind in ("faq", "guide") else None
         if basis and not CITES_TEXT.search(fold(lead_text)) and \
                 not any(re.search(rf"\b{basis}\b", c.text) for c in corrections):
-            # After the first sentence, the direct answer the article governs (not a detail after it).
-            parts = sentences(lead_text)
-            i = next((k for k, p in enumerate(parts) if p.endswith(".")), None)  # not the quoted question
-            if i is not None:
-                ref = f"art. {basis} du RGPD" if lang == "fr" else f"GDPR Art. {basis}"
-                lead_text = " ".join(parts[:i] + [f"{parts[i][:-1]} ({ref})."] + parts[i + 1:])
+            # A reference of its own at the end of the paragraph: put inside a sentence, it would vouch
+            # for that sentence ("a classic time clock is fine (art. 9)"), which the article may not say.
+            ref = f"Référence : art. {basis} du RGPD." if lang == "fr" else f"Reference: GDPR Art. {basis}."
+            lead_text = f"{lead_text} {ref}"
         first = f"{opening}{lead_text}{note} {mark(lead)}"
         blocks.append(f"{head} {first}".strip() if head else first)
 
