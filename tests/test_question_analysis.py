@@ -172,3 +172,18 @@ def test_misnamed_article_points_to_the_article_governing_the_lead_not_the_lowes
     c = check_misnamed_article(info, "en", {12, 15}, {17: "Right to erasure"}, governing=15)
     assert c and "Art. 15" in c.text, c
     assert "Art. 12" in check_misnamed_article(info, "en", {12, 15}, {17: "Right to erasure"}).text
+
+
+def test_an_age_is_corrected_only_by_an_age_and_a_period_only_by_a_period():
+    """'20 days to return a dress' answered from a source about a 14-year-old must not read
+    'No: it is not 20 days but 14 years'; an age claim is still corrected by the source's age."""
+    q = "Un client veut nous renvoyer un article après 20 jours, c'est son droit ?"
+    assert check_duration(q, analyze_question(q), "fr",
+                          "Un jeune de 13 ou 14 ans peut-il s'inscrire seul ? Non, la France a fixé l'âge à 15 ans.") is None
+    q = "la majorité numérique c'est 13 ans, c'est ça ?"
+    c = check_duration(q, analyze_question(q), "fr", "Non, en France la majorité numérique est fixée à 15 ans.")
+    assert c and "13 ans" in c.text and "15 ans" in c.text, c
+    q = "on a 48h pour notifier une fuite, c'est ça ?"
+    c = check_duration(q, analyze_question(q), "fr", "Pour un mineur de moins de 15 ans, rien. La notification se fait "
+                                                     "sous 72 heures.")
+    assert c and "72 heures" in c.text and "15 ans" not in c.text, c

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..retrieval.query import QuestionInfo, duration_spans
+from ..retrieval.query import QuestionInfo, duration_spans, is_age
 from ..retrieval.text import fold
 from ..texts import N_, translate
 
@@ -72,11 +72,12 @@ def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: st
         return None
     if not (CLAIM.search(fold(question)) or info.yesno):
         return None
-    stated = duration_spans(answer_text)
+    claimed = duration_spans(question)[0][1]
+    age = is_age(question, claimed)  # an age is corrected by an age, a period by a period ("20 jours" ≠ "14 ans")
+    stated = [(h, w) for h, w in duration_spans(answer_text) if is_age(answer_text, w) == age]
     if not stated:
         return None
     if any(abs(d - s) < 1e-6 for d in info.durations for s, _ in stated):
         return None
-    claimed = duration_spans(question)[0][1]
     actual = stated[0][1]
     return Correction(translate(lang, N_("No: it is not %(claimed)s but %(actual)s."), claimed=claimed, actual=actual))

@@ -156,6 +156,23 @@ def duration_spans(text: str) -> list[tuple[float, str]]:
     return out
 
 
+# An age ("un jeune de 14 ans", "under 15", "a 13-year-old") is a number of years but not a period.
+_AGE_BEFORE = re.compile(r"\b(age|aged|agee?s?|enfants?|jeunes?|mineurs?|ados?|adolescents?|eleves?|minors?|"
+                         r"child(ren)?|kids?|teens?|teenagers?|majorite(\s+numerique)?)\s+"
+                         r"((de|of|a|is|est|c.est|fixee?|set|at)\s+){0,3}((moins|plus)\s+de\s+|under\s+|over\s+)?"
+                         r"(\d{1,2}\s+(ou|or|a|to)\s+)?$")
+
+
+def is_age(text: str, words: str) -> bool:
+    """Whether the years named by ``words`` (a span of ``text``) are someone's age rather than a period."""
+    folded, span = fold(text), fold(words)
+    if not re.search(r"\b(ans?|annees?|years?)\b", span):
+        return False
+    at = folded.find(span)
+    return at >= 0 and (bool(_AGE_BEFORE.search(folded[max(0, at - 40):at]))
+                        or folded[at + len(span):at + len(span) + 4].startswith(("-old", " old")))
+
+
 def durations_in(text: str) -> list[float]:
     """Durations named in a text, in hours: '72 heures' -> 72, 'un mois' -> 730."""
     return [h for h, _ in duration_spans(text)]
