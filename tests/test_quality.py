@@ -180,3 +180,25 @@ def test_public_answers_quality(service):
     assert m["facts"]["value"] >= 0.93, (m["facts"], misses)
     assert m["refusals_right"]["value"] == 1.0 and m["in_scope_refused"]["value"] == 0.0, misses
     assert m["traps_corrected"]["value"] >= 0.87, misses
+
+
+def test_ranker_training_blocks_are_the_same_in_worker_processes(full_index):
+    """The candidates of the ranker's training queries, computed in two forked workers, are exactly
+    those one process computes (same features, labels and order): the build's parallel step changes
+    its time, not the ranker."""
+    import numpy as np
+
+    from assistant.corpus.loader import load_corpus
+    from assistant.retrieval.training import corpus_queries, training_blocks
+
+    s, _ = full_index
+    retriever = build_answer_service(s).retriever
+    docs = load_corpus(s.corpus_dir)
+    groups = {c.doc_id: c.group for c in retriever.index.chunks.values()}
+    queries = corpus_queries(docs, groups)[::8][:300]
+    embed = retriever.embedder.embed_documents
+    serial = training_blocks(retriever, queries, embed, workers=1)
+    forked = training_blocks(retriever, queries, embed, workers=2)
+    assert len(serial) == len(forked) > 200
+    for (xa, ya, wa), (xb, yb, wb) in zip(serial, forked, strict=True):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb) and wa == wb

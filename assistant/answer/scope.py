@@ -135,15 +135,9 @@ def _features(vecs, texts: list[str], embeddings: np.ndarray):
     return hstack([v.transform(texts) for v in vecs] + [csr_matrix(embeddings * EMBEDDING_WEIGHT)]).tocsr()
 
 
-def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Path = EXAMPLES, C: float = 16.0) -> dict:
-    """Fit the classifier on the bundled examples and the corpus's FAQ phrasings; save it in ``out_dir``.
-
-    ``embed(texts)`` returns one vector per text; ``expand(text, lang)`` the text as the retriever
-    embeds it (question plus glossary terms), so training and questions look alike.
-    """
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-
+def scope_training_rows(docs, examples_path: Path = EXAMPLES) -> list[tuple[str, str, str, str]]:
+    """(text, lang, class, category) to train on: the bundled examples, the visitors' paraphrases and
+    every FAQ phrasing of the corpus (in scope)."""
     rows = load_examples(examples_path) if examples_path.exists() else []
     from ..retrieval.training import PARAPHRASES
 
@@ -155,11 +149,33 @@ def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Pa
     for d in docs:
         if d.kind == "faq":
             rows += [(" ".join(str(t).split()), d.lang, "in_scope", "") for t in [d.title, *d.extra["questions"]]]
-    rows = list(dict.fromkeys(rows))
+    return list(dict.fromkeys(rows))
+
+
+def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Path = EXAMPLES, C: float = 16.0) -> dict:
+    """Fit the classifier on the bundled examples and the corpus's FAQ phrasings; save it in ``out_dir``.
+
+    ``embed(texts)`` returns one vector per text; ``expand(text, lang)`` the text as the retriever
+    embeds it (question plus glossary terms), so training and questions look alike.
+    """
+    rows = scope_training_rows(docs, examples_path)
+    if not rows or len({r[2] for r in rows}) < 3:
+        return {"examples": len(rows), "trained": False}
+    return fit_scope_classifier(rows, embed([expand(t, lang) for t, lang, _, _ in rows]), out_dir, C)
+
+
+def fit_scope_classifier(rows: list[tuple[str, str, str, str]], embeddings: np.ndarray, out_dir: Path,
+                         C: float = 16.0) -> dict:
+    """Fit on ``rows`` (``scope_training_rows``) and their embeddings; save the model in ``out_dir``.
+
+    Needs no embedder: an index build runs it in a worker process while the ranker trains.
+    """
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
     if not rows or len({r[2] for r in rows}) < 3:
         return {"examples": len(rows), "trained": False}
     texts = [r[0] for r in rows]
-    embeddings = embed([expand(t, lang) for t, lang, _, _ in rows])
     vecs = _vectorizers()
     for v in vecs:
         v.fit(texts)

@@ -243,8 +243,9 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
                          glossary=glossary, info={"embedder": embedder.name}, keys=keys, key_lexical=key_lexical,
                          path=tmp,
                          vectors=(chunk_vectors, key_vectors))
-        from ..answer.scope import MODEL_FILE, train_scope_classifier
-        from .training import train_ranker
+        from ..answer.scope import MODEL_FILE, fit_scope_classifier, scope_training_rows
+        from .parallel import Background
+        from .training import ranker_blocks, train_ranker_on
 
         previous = current_generation(index_dir)
         prints = _fingerprints(docs, chunks)
@@ -258,15 +259,22 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
             ranker_info = {**(old.get("ranker") or {}), "reused_from": reuse.name} if old.get("ranker") else None
             scope_info = {**old.get("scope", {}), "reused_from": reuse.name}
         else:
+            # Embedding first (torch uses every core), then the ranker's candidates in worker
+            # processes, then the two fits side by side: the scope classifier in a forked child.
             t2 = time.perf_counter()
-            ranker = train_ranker(settings, embedder, store, data, docs, texts)
+            rows = scope_training_rows(docs)
+            scope_vectors = texts([retriever_text(r[0]) for r in rows])
+            timings["embed_scope"] = time.perf_counter() - t2
+            t2 = time.perf_counter()
+            blocks, ranker_info = ranker_blocks(settings, embedder, store, data, docs, texts)
+            timings["ranker_candidates"] = time.perf_counter() - t2
+            t3 = time.perf_counter()
+            scope_job = Background(lambda: fit_scope_classifier(rows, scope_vectors, tmp))
+            ranker = train_ranker_on(blocks, ranker_info)
             _write_json(tmp / "ranker.json", ranker.to_json() if ranker else None)
             ranker_info = ranker.info if ranker else None
-            timings["train_ranker"] = time.perf_counter() - t2
-            t3 = time.perf_counter()
-            scope_info = train_scope_classifier(
-                docs, texts, lambda text, lang: retriever_text(text), tmp)
-            timings["train_scope"] = time.perf_counter() - t3
+            scope_info = scope_job.result()
+            timings["fit_models"] = time.perf_counter() - t3
         number = int(previous.split("-")[1]) + 1 if previous else 1
         generation = f"gen-{number:06d}"
         info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),

@@ -22,6 +22,8 @@ class BM25Index:
         n = len(ids)
         self.avgdl = (sum(lengths) / n) if n else 1.0
         self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
+        # Each document's length normalisation, computed once (the same floats as inline).
+        self._norm = [k1 * (1 - b + b * dl / self.avgdl) for dl in lengths]
 
     @classmethod
     def build(cls, lang: str, items: list[tuple[str, str]],
@@ -60,15 +62,14 @@ class BM25Index:
         for t in analyze(" ".join(extra_terms or []), self.lang):
             weights[t] = max(weights[t], 0.5)
         scores: dict[int, float] = defaultdict(float)
-        k1, b, avgdl = self.k1, self.b, self.avgdl
+        k1p, norm = self.k1 + 1, self._norm
         for term, w in weights.items():
             plist = self.postings.get(term)
             if not plist:
                 continue
             idf = self.idf[term] * w
             for doc, tf in plist:
-                dl = self.lengths[doc]
-                scores[doc] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+                scores[doc] += idf * tf * k1p / (tf + norm[doc])
         best = heapq.nsmallest(n, scores.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(self.ids[d], s) for d, s in best]
 

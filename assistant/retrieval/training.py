@@ -20,11 +20,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ..types import SourceDoc
+from .parallel import split_map
 from .rerank import FEATURES, MONOTONE, Ranker
 from .text import detect_language, fold
 
@@ -115,11 +117,20 @@ def user_queries(path: Path = LABELLED) -> list[TrainingQuery]:
     return out
 
 
-def training_blocks(retriever, queries: list[TrainingQuery], texts) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """(features, labels, weight) of each query with both relevant and irrelevant candidates."""
+def training_blocks(retriever, queries: list[TrainingQuery], texts, workers: int = 0
+                    ) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(features, labels, weight) of each query with both relevant and irrelevant candidates.
+
+    The queries are embedded here (torch, every core), then their candidates are computed in forked
+    worker processes (``parallel.split_map``): the same blocks, in the same order, as one process.
+    """
     vectors = texts([retriever.dense_text(q.text) for q in queries])
+    return split_map(partial(_blocks, retriever), list(zip(queries, vectors, strict=True)), workers)
+
+
+def _blocks(retriever, pairs) -> list[tuple[np.ndarray, np.ndarray, int]]:
     blocks = []
-    for q, vec in zip(queries, vectors, strict=True):
+    for q, vec in pairs:
         ctx, cands, info = retriever.candidates(q.text, q.lang, qvec=vec, mask_key=q.mask_key)
         y = np.array([1.0 if q.is_positive(c.chunk, c.group) else 0.0 for c in cands])
         if not len(y) or y.sum() == 0 or y.sum() == len(y):
@@ -148,12 +159,9 @@ def fit_ranker(blocks: list[tuple[np.ndarray, np.ndarray, int]], info: dict | No
     return Ranker(text, (float(cal.coef_[0][0]), float(cal.intercept_[0])), info or {})
 
 
-def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts) -> Ranker | None:
-    """Train the ranker for an index being built (``data`` holds its chunks and vectors in memory).
-
-    None when the corpus offers too few labelled queries to learn from (a tiny test corpus): the
-    fused order then serves as it is.
-    """
+def ranker_blocks(settings, embedder, store, data, docs: list[SourceDoc], texts) -> tuple[list, dict]:
+    """The labelled blocks to train the ranker of an index being built (``data`` holds its chunks and
+    vectors in memory), and what they were made from."""
     from .retriever import HybridRetriever
 
     retriever = HybridRetriever(settings, embedder, store, index=data)
@@ -161,9 +169,22 @@ def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts) 
     corpus, users = corpus_queries(docs, groups), user_queries()
     corpus += paraphrase_queries(set(groups.values()))
     blocks = training_blocks(retriever, corpus + users, texts)
+    return blocks, {"corpus_queries": len(corpus), "user_queries": len(users), "blocks": len(blocks),
+                    "pairs": int(sum(len(b[1]) for b in blocks)), "model": "lightgbm lambdarank", **PARAMS}
+
+
+def train_ranker_on(blocks: list, info: dict) -> Ranker | None:
+    """The ranker fitted on ``ranker_blocks``' output.
+
+    None when the corpus offers too few labelled queries to learn from (a tiny test corpus): the
+    fused order then serves as it is.
+    """
     if len(blocks) < MIN_QUERIES:
         log.warning("only %d labelled queries: no ranker, the fused order serves", len(blocks))
         return None
-    info = {"corpus_queries": len(corpus), "user_queries": len(users), "blocks": len(blocks),
-            "pairs": int(sum(len(b[1]) for b in blocks)), "model": "lightgbm lambdarank", **PARAMS}
     return fit_ranker(blocks, info)
+
+
+def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts) -> Ranker | None:
+    """Train the ranker for an index being built, in one call (see ``ranker_blocks``)."""
+    return train_ranker_on(*ranker_blocks(settings, embedder, store, data, docs, texts))
