@@ -2,13 +2,15 @@
 
 1. from scratch: an empty data dir with the official text imported; embeds every
    chunk, trains the ranker and the scope classifier (the build's own split is printed from build.json);
+   SCRATCH_ROUNDS times, each in a new data dir (this machine's speed varies by 10-30 % from one
+   minute to the next, so the median of several is the figure to quote);
 2. re-index after one changed FAQ document (models reused), ROUNDS times with a new sentence each
    time, for the ONNX runtime (default) and for sentence-transformers on torch (the earlier default,
    the baseline), in the same run.
 
 Prints a table of medians. Asserts nothing about time.
 
-    python bench/index_time.py [--rounds 3] [--eurlex-dir ../shared/data/gdpr/eurlex]
+    python bench/index_time.py [--rounds 3] [--scratch-rounds 3] [--eurlex-dir ../shared/data/gdpr/eurlex]
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def build_info(data: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scratch-rounds", type=int, default=1)
     ap.add_argument("--eurlex-dir", type=Path, default=ROOT.parent / "shared" / "data" / "gdpr" / "eurlex")
     args = ap.parse_args()
     files = sorted(args.eurlex_dir.glob("*.html"))
@@ -57,12 +60,18 @@ def main() -> None:
         data = work / "data"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CORPUS_DIR": str(corpus),
                "PYTHONPATH": str(ROOT)}
-        run(["--data-dir", str(data), "corpus", "import-eurlex", *map(str, files)], env)
         rows = []
-        scratch = run(["--data-dir", str(data), "index"], env)
-        info = build_info(data)
-        split = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds"].items())
-        rows.append(("from scratch (onnx, export included)", f"{scratch:.1f} s", f"{info['chunks']} chunks; {split}"))
+        scratch = []
+        for i in range(args.scratch_rounds):
+            if data.exists():
+                shutil.rmtree(data)
+            run(["--data-dir", str(data), "corpus", "import-eurlex", *map(str, files)], env)
+            scratch.append(run(["--data-dir", str(data), "index"], env))
+            info = build_info(data)
+            split = ", ".join(f"{k} {v:.0f} s" for k, v in info["seconds"].items())
+            print(f"from scratch, round {i + 1}: {scratch[-1]:.1f} s ({split})", flush=True)
+        rows.append(("from scratch (onnx, export included)", f"{statistics.median(scratch):.1f} s",
+                     f"{info['chunks']} chunks; runs: " + ", ".join(f"{t:.1f}" for t in scratch) + f"; last: {split}"))
         original = (corpus / FAQ).read_text(encoding="utf-8")
         medians = {}
         for runtime in ("onnx", "torch"):
