@@ -152,18 +152,6 @@ def scope_training_rows(docs, examples_path: Path = EXAMPLES) -> list[tuple[str,
     return list(dict.fromkeys(rows))
 
 
-def train_scope_classifier(docs, embed, expand, out_dir: Path, examples_path: Path = EXAMPLES, C: float = 16.0) -> dict:
-    """Fit the classifier on the bundled examples and the corpus's FAQ phrasings; save it in ``out_dir``.
-
-    ``embed(texts)`` returns one vector per text; ``expand(text, lang)`` the text as the retriever
-    embeds it (question plus glossary terms), so training and questions look alike.
-    """
-    rows = scope_training_rows(docs, examples_path)
-    if not rows or len({r[2] for r in rows}) < 3:
-        return {"examples": len(rows), "trained": False}
-    return fit_scope_classifier(rows, embed([expand(t, lang) for t, lang, _, _ in rows]), out_dir, C)
-
-
 def fit_scope_classifier(rows: list[tuple[str, str, str, str]], embeddings: np.ndarray, out_dir: Path,
                          C: float = 16.0) -> dict:
     """Fit on ``rows`` (``scope_training_rows``) and their embeddings; save the model in ``out_dir``.

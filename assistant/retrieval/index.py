@@ -270,10 +270,12 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
             timings["ranker_candidates"] = time.perf_counter() - t2
             t3 = time.perf_counter()
             scope_job = Background(lambda: fit_scope_classifier(rows, scope_vectors, tmp))
-            ranker = train_ranker_on(blocks, ranker_info)
+            try:
+                ranker = train_ranker_on(blocks, ranker_info)
+            finally:
+                scope_info = scope_job.result()  # always collected: no child left behind on an error
             _write_json(tmp / "ranker.json", ranker.to_json() if ranker else None)
             ranker_info = ranker.info if ranker else None
-            scope_info = scope_job.result()
             timings["fit_models"] = time.perf_counter() - t3
         number = int(previous.split("-")[1]) + 1 if previous else 1
         generation = f"gen-{number:06d}"

@@ -184,7 +184,3 @@ def train_ranker_on(blocks: list, info: dict) -> Ranker | None:
         return None
     return fit_ranker(blocks, info)
 
-
-def train_ranker(settings, embedder, store, data, docs: list[SourceDoc], texts) -> Ranker | None:
-    """Train the ranker for an index being built, in one call (see ``ranker_blocks``)."""
-    return train_ranker_on(*ranker_blocks(settings, embedder, store, data, docs, texts))
