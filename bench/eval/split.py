@@ -11,6 +11,9 @@ Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.js
                                               set written on 2026-12-02 after the first was tuned on)
        python bench/eval/split.py fresh2     (fresh2.jsonl -> fresh2_tune.jsonl, fresh2_report.jsonl: a third set,
                                               50 items with 16 traps, written on 2026-12-02 night)
+       python bench/eval/split.py fresh3     (fresh3.jsonl -> fresh3_tune.jsonl, fresh3_report.jsonl: a fourth set,
+                                              50 items, written on 2026-12-03 by a helper who saw neither
+                                              the corpus nor any other set)
 """
 
 from __future__ import annotations
