@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 EXAMPLES = Path(__file__).parent / "data" / "scope_examples.yaml"
 MODEL_FILE = "scope.joblib"
 CLASSES = ("in_scope", "off_topic", "abusive")
-# Decision thresholds on the classifier's probabilities (chosen on the tuning half of the dev set):
-# both sit halfway between the highest score of a real question and the lowest of a refusal there.
-ABUSIVE_THRESHOLD = 0.5
+# Decision thresholds on the classifier's probabilities (chosen on the tuning questions: the dev set's
+# tuning halves, the public sample and the scope probes). The abusive one sits in the widest gap above
+# every real question there (highest 0.52, "we complete the register now with today's date: how do we
+# explain it to the inspectors?") and below the abusive requests above it (lowest 0.60).
+ABUSIVE_THRESHOLD = 0.56
 OFF_TOPIC_THRESHOLD = 0.5
 # The sentence embedding counts half as much as the character and word n-grams: the packaged model
 # is English-first, and on the tuning questions (French mostly) the n-grams separate the classes better.
