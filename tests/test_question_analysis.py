@@ -187,3 +187,21 @@ def test_an_age_is_corrected_only_by_an_age_and_a_period_only_by_a_period():
     c = check_duration(q, analyze_question(q), "fr", "Pour un mineur de moins de 15 ans, rien. La notification se fait "
                                                      "sous 72 heures.")
     assert c and "72 heures" in c.text and "15 ans" not in c.text, c
+
+
+@pytest.mark.parametrize("question, sanction", [
+    ("Our US vendor is 'Privacy Shield certified', so I assume sending our customer list is fine. Can you confirm?", False),
+    ("Is it fine to keep CVs for two years?", False),
+    ("We were fined by the CNIL last year, can we appeal?", True),
+    ("How much could the CNIL fine us for a missing cookie banner?", True),
+    ("What is the biggest GDPR fine so far?", True),
+    ("Quelle amende pour un registre absent ?", True),
+])
+def test_fine_as_okay_is_not_a_question_about_sanctions(question, sanction):
+    """"It's fine" once sent a question about a US transfer to the CNIL's sanctions."""
+    from assistant.answer.composer import SANCTION_WORDS
+    from assistant.retrieval.retriever import SANCTION_QUERY
+    from assistant.retrieval.text import fold
+
+    assert bool(SANCTION_QUERY.search(fold(question))) is sanction
+    assert bool(SANCTION_WORDS.search(question)) is sanction

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..corpus.chunking import split_sections
-from ..retrieval.query import QuestionInfo, has_amount, has_duration
+from ..retrieval.query import FINE_PENALTY, QuestionInfo, has_amount, has_duration
 from ..retrieval.text import analyze, fold
 from ..texts import N_, translate
 from ..types import Chunk, Hit
@@ -89,7 +89,7 @@ def governing_article(c: Chunk) -> int | None:
     return c.article
 
 
-SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|fine[sd]?|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
+SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|" + FINE_PENALTY + r"|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
                             r"deliberation|san-\d{4})", re.I)
 
 

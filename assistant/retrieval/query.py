@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from .text import fold
 
+# "Fine" as a penalty ("a fine", "fined", "fine us"), not as "okay" ("I assume it's fine"): the
+# adjective once sent a question about a US transfer to the CNIL's sanctions.
+FINE_PENALTY = (r"fine[sd]\b|(?:a|the|any|no|big|bigger|biggest|huge|heavy|max|maximum|gdpr|cnil|possible|potential|"
+                r"first|such|what|which|this|that)\s+fine\b|fine\s+(?:of|for|from|against|us|them|me|you|companies)\b")
 TYPES = ("amount", "deadline", "comparison", "definition", "who", "steps", "list", "yesno", "other")
 
 _AMOUNT = re.compile(

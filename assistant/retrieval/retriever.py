@@ -20,14 +20,14 @@ from ..types import Chunk, Hit
 from .embeddings import limit_blas_threads
 from .fusion import dedupe_by_group, fusion_ceiling, reciprocal_rank_fusion
 from .index import BUILD_COMMAND, IndexData, load_index
-from .query import analyze_question
+from .query import FINE_PENALTY, analyze_question
 from .rerank import Candidate, FeatureSpace, QueryContext, Ranker
 from .text import analyze, detect_language, fold
 
 log = logging.getLogger(__name__)
 
 # Questions about sanctions are routed to the CNIL decisions too (an extra ranking of decisions only).
-SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|fined?|fines|penalt\w*|penalised|"
+SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|" + FINE_PENALTY + r"|penalt\w*|penalised|"
                             r"penalized|deliberation|san-\d{4})", re.I)
 RERANK_DEPTH = 30  # candidates (one per source group) the ranker orders
 
