@@ -2,10 +2,14 @@
 
 With --cv, the ranker is retrained five times, each time without one fifth of the bundled tuning
 questions, and scored on that fifth only (so no question scores itself); the report half of the dev
-set is never used for training. With --fails, prints the questions whose lead source is wrong.
+set is never used for training. With --fails, prints the questions whose lead source is wrong. With --corpus-only, a ranker is also
+trained on the corpus's own queries and the paraphrases alone (no user question) and scored on FILES:
+an honest check of training-data changes on the tuning halves, which then train nothing.
 
     python bench/ranker_lab.py --data-dir data bench/eval/report.jsonl ../shared/eval/public_questions.jsonl
     python bench/ranker_lab.py --data-dir data --cv
+    python bench/ranker_lab.py --data-dir data --corpus-only bench/eval/tune.jsonl bench/eval/fresh_tune.jsonl \
+        bench/eval/fresh2_tune.jsonl bench/eval/fresh3_tune.jsonl
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from assistant.retrieval.training import (  # noqa: E402
     LABELLED,
     corpus_queries,
     fit_ranker,
+    paraphrase_queries,
     training_blocks,
     user_queries,
 )
@@ -76,6 +81,8 @@ def main():
     ap.add_argument("--data-dir", default="data")
     ap.add_argument("--cv", action="store_true", help="5-fold cross-validation over the bundled tuning questions")
     ap.add_argument("--fails", action="store_true", help="print the questions whose lead is wrong")
+    ap.add_argument("--corpus-only", action="store_true",
+                    help="also train on corpus queries and paraphrases only, and score FILES with it (pooled)")
     args = ap.parse_args()
     settings = Settings.from_env(data_dir=args.data_dir)
     r = build_answer_service(settings).retriever
@@ -94,6 +101,20 @@ def main():
                     for k, i in enumerate(o[:3]):
                         c = cands[i].chunk
                         print(f"      {k + 1}{'*' if y[i] else ' '} {c.kind:<13} {list(c.articles[:3])} {c.title[:70]}")
+    if args.corpus_only and args.files:
+        docs = load_corpus(settings.corpus_dir)
+        texts = TextVectors(r.embedder, r.store)
+        groups = {c.doc_id: c.group for c in r.index.chunks.values()}
+        queries = corpus_queries(docs, groups) + paraphrase_queries(set(groups.values()))
+        model = fit_ranker(training_blocks(r, queries, texts))
+        pooled = hit = 0.0
+        for f in args.files:
+            rows = item_rows(r, read_items(Path(f)))
+            h = hits(rows, model.scores, 1)
+            print(f"corpus-only ranker, {Path(f).name}: hit@1 {h:.3f} ({len(rows)})")
+            pooled += len(rows)
+            hit += h * len(rows)
+        print(f"corpus-only ranker, pooled: hit@1 {hit / max(1, pooled):.3f} ({int(pooled)} questions)")
     if args.cv:
         docs = load_corpus(settings.corpus_dir)
         texts = TextVectors(r.embedder, r.store)
