@@ -2,9 +2,10 @@
 
 With --cv, the ranker is retrained five times, each time without one fifth of the bundled tuning
 questions, and scored on that fifth only (so no question scores itself); the report half of the dev
-set is never used for training. With --fails, prints the questions whose lead source is wrong. With --corpus-only, a ranker is also
-trained on the corpus's own queries and the paraphrases alone (no user question) and scored on FILES:
-an honest check of training-data changes on the tuning halves, which then train nothing.
+set is never used for training. With --fails, prints the questions whose lead source is wrong.
+With --corpus-only, a ranker is also trained on the corpus's own queries and the paraphrases alone
+(no user question) and scored on FILES: an honest check of training-data changes on the tuning
+halves, which then train nothing.
 
     python bench/ranker_lab.py --data-dir data bench/eval/report.jsonl ../shared/eval/public_questions.jsonl
     python bench/ranker_lab.py --data-dir data --cv

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..corpus.chunking import split_sections
-from ..retrieval.query import FINE_PENALTY, QuestionInfo, has_amount, has_duration
+from ..retrieval.query import QuestionInfo, asks_about_sanctions, has_amount, has_duration
 from ..retrieval.text import analyze, fold
 from ..texts import N_, translate
 from ..types import Chunk, Hit
@@ -87,10 +87,6 @@ def governing_article(c: Chunk) -> int | None:
     if first and OTHER_TEXT.search(fold(first)) and not re.search(r"\b(rgpd|gdpr)\b", fold(first)):
         return None
     return c.article
-
-
-SANCTION_WORDS = re.compile(r"\b(sanction\w*|amende\w*|" + FINE_PENALTY + r"|penalt\w*|condamn\w*|cnil\s+a\s+sanctionne|"
-                            r"deliberation|san-\d{4})", re.I)
 
 
 @dataclass(frozen=True)
@@ -527,7 +523,7 @@ class Composer:
                 if c.kind == "cnil_decision" and name and c.title.lower().startswith(name) and \
                         name in question.lower():
                     blocks.append(f"{excerpt(first_paragraph(c.text), 420)} {mark(c)}")
-        wants_sanction = bool(SANCTION_WORDS.search(question)) or info.type == "amount"
+        wants_sanction = asks_about_sanctions(question) or info.type == "amount"
         decision = next((h.chunk for h in hits[:3] if h.chunk.kind == "cnil_decision"), None)
         if decision is not None and decision.id != lead.id and wants_sanction:
             blocks.append(f"**{t['sanction']}**{t['colon']} {excerpt(first_paragraph(decision.text), 420)} "

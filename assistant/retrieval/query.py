@@ -12,10 +12,21 @@ from dataclasses import dataclass
 
 from .text import fold
 
-# "Fine" as a penalty ("a fine", "fined", "fine us"), not as "okay" ("I assume it's fine"): the
-# adjective once sent a question about a US transfer to the CNIL's sanctions.
-FINE_PENALTY = (r"fine[sd]\b|(?:a|the|any|no|big|bigger|biggest|huge|heavy|max|maximum|gdpr|cnil|possible|potential|"
-                r"first|such|what|which|this|that)\s+fine\b|fine\s+(?:of|for|from|against|us|them|me|you|companies)\b")
+# A question about sanctions, in folded text. "Fine" counts as a penalty ("a fine", "fined", "fine us"),
+# not as "okay" ("I assume it's fine"): the adjective once sent a question about a US transfer to the
+# CNIL's sanctions.
+_FINE_PENALTY = (r"fine[sd]\b|(?:a|the|any|no|big|bigger|biggest|huge|heavy|max|maximum|gdpr|cnil|possible|potential|"
+                 r"first|such|what|which|this|that)\s+fine\b|fine\s+(?:of|for|from|against|us|them|me|you|companies)\b")
+SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|" + _FINE_PENALTY + r"|penalt\w*|penalised|"
+                            r"penalized|deliberation|san-\d{4})", re.I)
+
+
+def asks_about_sanctions(question: str) -> bool:
+    """Whether a question is about sanctions or fines (the retriever then ranks the CNIL decisions
+    too, and the composer adds the closest decision)."""
+    return bool(SANCTION_QUERY.search(fold(question)))
+
+
 TYPES = ("amount", "deadline", "comparison", "definition", "who", "steps", "list", "yesno", "other")
 
 _AMOUNT = re.compile(

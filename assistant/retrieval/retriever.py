@@ -20,16 +20,15 @@ from ..types import Chunk, Hit
 from .embeddings import limit_blas_threads
 from .fusion import dedupe_by_group, fusion_ceiling, reciprocal_rank_fusion
 from .index import BUILD_COMMAND, IndexData, load_index
-from .query import FINE_PENALTY, analyze_question
+from .query import analyze_question, asks_about_sanctions
 from .rerank import Candidate, FeatureSpace, QueryContext, Ranker
 from .text import analyze, detect_language, fold
 
 log = logging.getLogger(__name__)
 
-# Questions about sanctions are routed to the CNIL decisions too (an extra ranking of decisions only).
-SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|" + FINE_PENALTY + r"|penalt\w*|penalised|"
-                            r"penalized|deliberation|san-\d{4})", re.I)
 RERANK_DEPTH = 30  # candidates (one per source group) the ranker orders
+# Questions about sanctions (``asks_about_sanctions``) are routed to the CNIL decisions too: an extra
+# ranking of decisions only.
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ class HybridRetriever:
         query = f"{context}\n{question}".strip() if context else question
         concepts = {e.key for e in self.index.glossary.matches(query, lang)}
         return QueryContext(text=query, lang=lang, vec=None, stems=analyze(query, lang), concepts=concepts,
-                            info=analyze_question(question), sanction=bool(SANCTION_QUERY.search(fold(question))),
+                            info=analyze_question(question), sanction=asks_about_sanctions(question),
                             mask_key=mask_key)
 
     def dense_text(self, query: str, expansions: dict | None = None) -> str:
