@@ -51,3 +51,53 @@ def test_background_raises_the_childs_error_in_the_caller():
 def test_background_with_one_worker_runs_on_result():
     job = Background(lambda: os.getpid(), workers=1)
     assert job.result() == os.getpid()
+
+
+PARENT = os.getpid()
+
+
+def _dies_in_children(items):
+    if os.getpid() != PARENT:
+        os._exit(3)  # a worker killed mid-build (out of memory, a signal)
+    return [x * 2 for x in items]
+
+
+def _stuck_in_children(items):
+    if os.getpid() != PARENT:
+        import time
+
+        time.sleep(600)  # a worker waiting forever on a lock inherited from another thread
+    return [x * 2 for x in items]
+
+
+@pytest.mark.parametrize("fn", [_dies_in_children, _stuck_in_children])
+def test_a_dead_or_stuck_worker_costs_time_not_the_build(fn):
+    import time
+
+    t = time.monotonic()
+    assert split_map(fn, list(range(1000)), workers=2, timeout=5) == [x * 2 for x in range(1000)]
+    assert time.monotonic() - t < 60  # the stuck children were killed, not waited for
+
+
+def test_workers_end_even_when_the_parent_ignores_sigterm():
+    """An RQ worker (or a web server) installs its own SIGTERM handler; the forked children must not
+    inherit a handler that keeps them alive."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        for _ in range(5):
+            assert split_map(_odd_only, list(range(999)), workers=2, timeout=30) == list(range(1, 999, 2))
+        job = Background(lambda: os.getpid(), workers=2, timeout=30)
+        assert job.result() != os.getpid()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_background_redoes_the_work_when_its_child_dies():
+    def work():
+        if os.getpid() != PARENT:
+            os._exit(9)
+        return "computed here"
+
+    assert Background(work, workers=2, timeout=30).result() == "computed here"

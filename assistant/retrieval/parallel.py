@@ -1,20 +1,35 @@
 """CPU-bound build steps spread over the machine's cores, with results identical to a serial run.
 
-An index build spends its time in two kinds of work: embedding (torch already uses every core) and
-pure-Python loops (the ranker's training candidates, model fits), which use one. These helpers run
-the second kind in forked worker processes. A forked child inherits the build's in-memory index, so
-nothing is pickled on the way in; only results come back. The children never embed and never touch
-the vector store: torch's thread pool and the store's connections are not safe to use after a fork.
+An index build spends its time in two kinds of work: embedding (the runtime already uses every core)
+and pure-Python loops (the ranker's training candidates, model fits), which use one. These helpers run
+the second kind in forked child processes. A forked child inherits the build's in-memory index, so
+nothing is pickled on the way in; only results come back, through a pipe. The children never embed
+and never touch the vector store: the runtime's thread pool and the store's connections are not safe
+to use after a fork.
+
+A fork copies one thread of a process that may have several (a web server, an RQ worker, a test
+run), so a child can inherit a lock some other thread held and wait on it forever. Hence no
+``multiprocessing.Pool`` (its handler threads, sentinels and SIGTERM-based shutdown hung a test run
+for 20 minutes once an RQ worker had installed its signal handlers): each child resets its signal
+handlers, computes, writes its pickled result and leaves with ``os._exit``, running no exit handler
+and flushing no inherited stream. A child that dies, or sends nothing within ``timeout`` seconds, is
+killed and its work is done again in the calling process: slower, never stuck, the same result.
 Where fork is unavailable (or one core), everything runs in the calling process, in the same order.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import logging
 import os
+import pickle
+import selectors
+import signal
+import time
 from collections.abc import Callable, Sequence
 
-_WORK: tuple | None = None  # what the forked children read: set just before the fork
+log = logging.getLogger(__name__)
+
+TIMEOUT = 900.0  # seconds a child may take (a full build's slice takes well under a minute)
 
 
 def cpu_count() -> int:
@@ -26,64 +41,131 @@ def cpu_count() -> int:
 
 
 def _can_fork() -> bool:
-    return "fork" in mp.get_all_start_methods()
+    return hasattr(os, "fork")
 
 
-def _slice(bounds: tuple[int, int]) -> list:
-    fn, items = _WORK
-    return fn(items[bounds[0]:bounds[1]])
+class ChildFailed(Exception):
+    """A child process died, or sent nothing in time: its work is redone in the calling process."""
 
 
-def split_map(fn: Callable[[Sequence], list], items: Sequence, workers: int = 0, min_items: int = 200) -> list:
+class _Child:
+    """``fn()`` computed in a forked process; ``wait()`` returns its result or raises its exception."""
+
+    def __init__(self, fn: Callable[[], object]):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            status = 0
+            try:
+                os.close(read)
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(sig, signal.SIG_DFL)  # a kill ends it, whatever handler the parent had
+                try:
+                    payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException as e:  # noqa: BLE001 - sent to the caller, who raises it
+                    try:
+                        payload = pickle.dumps((False, e), protocol=pickle.HIGHEST_PROTOCOL)
+                    except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+                        payload = pickle.dumps((False, RuntimeError(f"{type(e).__name__}: {e}")))
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(write, view):]
+            except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.pid, self.fd, self.data = pid, read, bytearray()
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def reap(self) -> None:
+        os.close(self.fd)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def outcome(self):
+        if not self.data:
+            raise ChildFailed(f"child process {self.pid} died without a result")
+        ok, value = pickle.loads(bytes(self.data))
+        if not ok:
+            raise value
+        return value
+
+
+def _wait_all(children: list[_Child], timeout: float) -> list:
+    """Each child's result, in order (reading every pipe at once, so no child blocks on a full pipe)."""
+    sel = selectors.DefaultSelector()
+    for c in children:
+        sel.register(c.fd, selectors.EVENT_READ, c)
+    deadline = time.monotonic() + timeout
+    try:
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            events = sel.select(left) if left > 0 else []
+            if not events:
+                for c in children:
+                    c.kill()
+                raise ChildFailed(f"child processes sent no result within {timeout:.0f} s")
+            for key, _ in events:
+                chunk = os.read(key.fd, 1 << 20)
+                if chunk:
+                    key.data.data += chunk
+                else:
+                    sel.unregister(key.fd)
+    finally:
+        sel.close()
+        for c in children:
+            c.reap()
+    return [c.outcome() for c in children]
+
+
+def split_map(fn: Callable[[Sequence], list], items: Sequence, workers: int = 0, min_items: int = 200,
+              timeout: float = TIMEOUT) -> list:
     """``fn(items)`` computed over contiguous slices in forked processes and concatenated in order.
 
     ``fn`` maps a slice to a list (one result per item, or fewer); the result equals ``fn(items)``
     whenever ``fn`` treats items independently. Small inputs run in this process.
     """
-    global _WORK
     workers = min(workers or cpu_count(), len(items) // max(min_items // 2, 1) or 1)
     if workers < 2 or len(items) < min_items or not _can_fork():
         return fn(items)
     step = -(-len(items) // workers)
-    bounds = [(i, min(i + step, len(items))) for i in range(0, len(items), step)]
-    _WORK = (fn, items)
+    slices = [items[i:i + step] for i in range(0, len(items), step)]
     try:
-        with mp.get_context("fork").Pool(len(bounds)) as pool:
-            parts = pool.map(_slice, bounds, chunksize=1)
-    finally:
-        _WORK = None
+        children = [_Child(lambda part=part: fn(part)) for part in slices]
+        parts = _wait_all(children, timeout)
+    except ChildFailed as e:
+        log.warning("%s; computing in this process instead", e)
+        return fn(items)
     return [x for part in parts for x in part]
-
-
-def _call(_: int):
-    fn = _WORK[0]
-    return fn()
 
 
 class Background:
     """``fn()`` run in a forked child while the caller goes on; ``result()`` waits for it.
 
-    With one core or no fork, ``fn`` runs when ``result()`` is called.
+    With one core or no fork, ``fn`` runs when ``result()`` is called; it also runs there when the
+    child dies or sends nothing within ``timeout`` seconds.
     """
 
-    def __init__(self, fn: Callable[[], object], workers: int = 0):
-        global _WORK
+    def __init__(self, fn: Callable[[], object], workers: int = 0, timeout: float = TIMEOUT):
         self.fn = fn
-        self._pool = self._async = None
-        if (workers or cpu_count()) >= 2 and _can_fork():
-            _WORK = (fn,)
-            try:
-                self._pool = mp.get_context("fork").Pool(1)
-                self._async = self._pool.apply_async(_call, (0,))
-            finally:
-                _WORK = None
+        self.timeout = timeout
+        self._child = _Child(fn) if (workers or cpu_count()) >= 2 and _can_fork() else None
 
     def result(self):
         """What ``fn()`` returned (its exception is raised here)."""
-        if self._pool is None:
+        if self._child is None:
             return self.fn()
+        child, self._child = self._child, None
         try:
-            return self._async.get()
-        finally:
-            self._pool.close()
-            self._pool.join()
+            return _wait_all([child], self.timeout)[0]
+        except ChildFailed as e:
+            log.warning("%s; computing in this process instead", e)
+            return self.fn()
