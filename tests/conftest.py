@@ -62,26 +62,30 @@ def _corpus_key(corpus_dir: Path) -> str:
 
 
 def cached_hash_index(settings: Settings):
-    """``hash_index`` for a fresh data dir, copied from an index of the same corpus built once per session.
+    """``hash_index`` for a fresh data dir, copied from an index of the same texts built once per session.
 
-    The template is built by a separate process (its Chroma files closed when it exits), then its
-    ``index/`` and ``chroma/`` directories are copied: the same files ``hash_index`` would write, in a
-    fraction of the time. Anything unusual (a Chroma server, official text, an existing index) builds.
+    The template is built by a separate process (its Chroma files closed when it exits) from the same
+    corpus and imported official text, then its ``index/`` and ``chroma/`` directories are copied: the
+    same files ``hash_index`` would write, in a fraction of the time. Anything unusual (a Chroma server,
+    an existing index) builds.
     """
     from assistant.retrieval.embeddings import HashEmbedder
 
-    if settings.chroma_url or settings.official_dir.exists() or settings.index_dir.exists() \
-            or settings.chroma_dir.exists():
+    if settings.chroma_url or settings.index_dir.exists() or settings.chroma_dir.exists():
         return hash_index(settings)
-    template = _TEMPLATES / _corpus_key(settings.corpus_dir)
+    official = settings.official_dir if settings.official_dir.exists() else None
+    key = _corpus_key(settings.corpus_dir) + (_corpus_key(official) if official else "") + f"-c{settings.candidates}"
+    template = _TEMPLATES / key
     if not (template / "done").exists():
         shutil.rmtree(template, ignore_errors=True)
         template.mkdir(parents=True)
+        if official:
+            shutil.copytree(official, template / "data" / "official")
         script = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
                   "from conftest import make_settings, hash_index; "
-                  "hash_index(make_settings(Path(sys.argv[2]), corpus_dir=Path(sys.argv[3])))")
+                  "hash_index(make_settings(Path(sys.argv[2]), corpus_dir=Path(sys.argv[3]), candidates=int(sys.argv[4])))")
         subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent), str(template / "data"),
-                        str(settings.corpus_dir)], check=True, capture_output=True)
+                        str(settings.corpus_dir), str(settings.candidates)], check=True, capture_output=True)
         (template / "done").touch()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(template / "data" / "index", settings.index_dir)

@@ -15,12 +15,10 @@ from assistant.answer.llm import LLMWriter, make_chat_model
 from assistant.answer.service import AnswerService
 from assistant.corpus.eurlex import parse_eurlex, save_official
 from assistant.errors import ConfigError, InputError
-from assistant.retrieval.embeddings import HashEmbedder
-from assistant.retrieval.index import build_index
 from assistant.retrieval.retriever import HybridRetriever
 from assistant.retrieval.vectorstore import open_store
 
-from conftest import FIXTURES
+from conftest import FIXTURES, cached_hash_index
 
 
 class SpyRetriever(HybridRetriever):
@@ -38,8 +36,7 @@ def service_parts(settings):
     s = settings.with_(min_similarity=0.0)
     text = parse_eurlex((FIXTURES / "eurlex_excerpt_en.html").read_text(encoding="utf-8"), complete=False)
     save_official(text, s.official_dir)
-    emb = HashEmbedder()
-    build_index(s, emb, open_store(s, emb.name))
+    emb = cached_hash_index(s)
     retriever = SpyRetriever(s, emb, open_store(s, emb.name))
     retriever.calls = []
     return s, retriever
