@@ -149,6 +149,19 @@ def test_numbering_survives_dropped_steps_and_headers_never_hang():
             assert i + 1 < len(lines) and re.match(r"^(- |\d+\. )", lines[i + 1]), comp.text
 
 
+def test_a_key_fact_brought_up_into_the_lead_is_not_repeated_as_a_detail():
+    body = ("Il faut informer les personnes et limiter la durée de conservation.\n\n## En détail\n\n"
+            "- **Durée** : les images sont conservées au maximum un mois, sauf procédure en cours.\n"
+            "- **Affichage** : un panneau à l'entrée indique la présence de caméras et le responsable.\n"
+            "- **Accès** : seules les personnes habilitées regardent les images enregistrées.")
+    hits = [Hit(chunk(0, "faq", 13, body, title="Vidéosurveillance : quelles règles ?"), 0.9)]
+    q = "Combien de temps peut-on garder les images de vidéosurveillance ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    lead, details = comp.text.split("\n\n")[:2]
+    assert "au maximum un mois" in lead  # the deadline asked for leads
+    assert "un mois" not in details and "**Affichage**" in details, comp.text
+
+
 def test_long_provisions_are_quoted_by_whole_sentences():
     long = " ".join(f"Phrase numéro {i} sur un autre sujet." for i in range(30)) + \
         " Le responsable notifie la violation dans les 72 heures."

@@ -146,6 +146,28 @@ def renumber(lines: list[str]) -> list[str]:
     return out
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.replace("**", "").split())
+
+
+def without_repeats(lines: list[str], said: str) -> list[str]:
+    """``lines`` less the sentences already in ``said``; a line left with nothing of its own is dropped."""
+    if not said:
+        return lines
+    told = _plain(said)
+    out = []
+    for line in lines:
+        m = LIST_LINE.match(line)
+        marker, body = (line[:m.end()], line[m.end():]) if m else ("", line)
+        parts = sentences(body)
+        kept = [p for p in parts if len(_plain(p)) <= 25 or _plain(p) not in told]
+        if len(kept) == len(parts):
+            out.append(line)
+        elif kept and len(_plain(" ".join(kept)).strip(" :*")) > 25:
+            out.append(marker + " ".join(kept))
+    return out
+
+
 class Composer:
     """Composes grounded answers; knows every chunk of every document (for provisions and steps)."""
 
@@ -342,13 +364,14 @@ class Composer:
             return [best] + parts
         return parts
 
-    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = DETAIL_LINES) -> list[str]:
-        """The most relevant lines of the lead source's explanation (FAQ detail, guide rules)."""
+    def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = DETAIL_LINES, said: str = "") -> list[str]:
+        """The most relevant lines of the lead source's explanation (FAQ detail, guide rules), less the
+        sentences the answer already ``said`` (a key fact brought up into the lead is not repeated)."""
         c = hit.chunk
         if c.kind == "faq":
             for heading, body in split_sections(c.text):
                 if heading and not heading.lower().startswith("source"):
-                    lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
+                    lines = without_repeats([ln.strip() for ln in body.splitlines() if ln.strip()], said)
                     return renumber(self._best_lines(lines, q_stems, lang, keep))
             return []
         if c.kind == "cnil_decision":
@@ -370,7 +393,8 @@ class Composer:
                 pick = c
             if pick is None:
                 return []
-            lines = [ln.rstrip() for ln in pick.text.splitlines() if ln.strip() and not ln.startswith("#")]
+            lines = without_repeats([ln.rstrip() for ln in pick.text.splitlines()
+                                     if ln.strip() and not ln.startswith("#")], said)
             return renumber(self._best_lines(lines, q_stems, lang, 4))
         return []
 
@@ -482,7 +506,7 @@ class Composer:
         first = f"{opening}{lead_text}{note} {mark(lead)}"
         blocks.append(f"{head} {first}".strip() if head else first)
 
-        details = self._details(lead_hit, q_stems, lang)
+        details = self._details(lead_hit, q_stems, lang, said=blocks[0])
         if details:
             blocks.append("\n".join(details[:-1] + [f"{details[-1]} {mark(lead)}"]))
 
