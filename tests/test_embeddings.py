@@ -63,6 +63,17 @@ def test_the_export_is_made_once_and_reused(model_path, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [e.onnx_path.name]  # no temporary file left behind
 
 
+def test_the_export_is_fused_for_speed(model_path, onnx_dir):
+    """The exported graph runs ONNX Runtime's fused BERT kernels (the index build's speed rests on it);
+    the test above checks that its vectors are still the model's."""
+    import onnx
+
+    e = OnnxEmbedder(model_path, onnx_dir)
+    e.embed_query("x")
+    ops = {n.op_type for n in onnx.load(str(e.onnx_path)).graph.node}
+    assert {"Attention", "SkipLayerNormalization"} <= ops, sorted(ops)
+
+
 def test_a_process_that_embeds_with_onnx_never_imports_torch(model_path, onnx_dir, tmp_path):
     """What makes a re-index or a CLI question start in a second: torch stays out of the process."""
     OnnxEmbedder(model_path, tmp_path / "models").embed_query("x")  # export first (that needs torch)

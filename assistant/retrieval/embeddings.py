@@ -164,7 +164,7 @@ class OnnxEmbedder:
     @property
     def onnx_path(self) -> Path:
         """Where the exported graph is kept (named after the model's fingerprint)."""
-        return self.cache_dir / f"{_model_tag(self.model_path)}.onnx"
+        return self.cache_dir / f"{_model_tag(self.model_path)}-{ONNX_EXPORT}.onnx"
 
     def _load(self):
         if self._session is None:
@@ -220,8 +220,16 @@ class OnnxEmbedder:
         return self.embed_documents([text])[0]
 
 
+ONNX_EXPORT = "fused1"  # in the exported file's name: a new export format gets a new file
+
+
 def export_onnx(model_path: str, target: Path) -> Path:
-    """Export the model's transformer to ONNX (once per machine and model; written atomically)."""
+    """Export the model's transformer to ONNX (once per machine and model; written atomically).
+
+    A BERT-type model's graph is then fused by ONNX Runtime's transformer optimizer (one Attention,
+    SkipLayerNormalization and BiasGelu kernel where the plain export has dozens of small operators):
+    about 1.2 times faster on this CPU, and kept only if its vectors match the plain graph's.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
@@ -241,6 +249,11 @@ def export_onnx(model_path: str, target: Path) -> Path:
         raise ConfigError(f"{model_path}: the ONNX runtime supports mean pooling only; "
                           "set ASSISTANT_EMBEDDING_RUNTIME=torch for this model")
     transformer = st[0].auto_model.eval()
+    if hasattr(transformer, "set_attn_implementation"):
+        try:  # the optimizer recognises the attention of the plain (eager) implementation, not SDPA's
+            transformer.set_attn_implementation("eager")
+        except (ValueError, ImportError):
+            pass
 
     class Graph(torch.nn.Module):
         def __init__(self, model):
@@ -253,6 +266,7 @@ def export_onnx(model_path: str, target: Path) -> Path:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fused = target.with_name(f".{target.name}.{os.getpid()}.fused.tmp")
     sample = torch.ones((1, 8), dtype=torch.int64)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     try:
@@ -262,10 +276,41 @@ def export_onnx(model_path: str, target: Path) -> Path:
                               input_names=names, output_names=["last_hidden_state"],
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
                               opset_version=17, dynamo=False)
-        os.replace(tmp, target)
+        config = transformer.config
+        if getattr(config, "model_type", "") == "bert" and _fuse(tmp, fused, config):
+            os.replace(fused, target)
+        else:
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file behind
+        fused.unlink(missing_ok=True)
     return target
+
+
+def _fuse(plain: Path, fused: Path, config) -> bool:
+    """Write ``plain`` fused by ONNX Runtime's BERT optimizer to ``fused``; True if its outputs match."""
+    import onnxruntime as ort
+
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = optimize_model(str(plain), model_type="bert", num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size, opt_level=1)
+        model.save_model_to_file(str(fused))
+        # Two texts of different lengths in one batch: padding and the attention mask must agree.
+        ids = np.array([[101, 2023, 2003, 1037, 3231, 102, 0, 0], [101, 7592, 2088, 2006, 2178, 3793, 2182, 102]],
+                       dtype=np.int64)
+        mask = (ids > 0).astype(np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        out = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+               for p in (plain, fused)]
+    except Exception:  # noqa: BLE001 - an optimizer that fails keeps the plain graph, which works
+        return False
+    pooled = [(o * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True) for o in out]
+    pooled = [p / np.linalg.norm(p, axis=1, keepdims=True) for p in pooled]
+    return bool((pooled[0] * pooled[1]).sum(axis=1).min() > 0.99999)
 
 
 def limit_blas_threads() -> None:
