@@ -162,6 +162,21 @@ def test_a_key_fact_brought_up_into_the_lead_is_not_repeated_as_a_detail():
     assert "un mois" not in details and "**Affichage**" in details, comp.text
 
 
+def test_a_misnamed_article_is_corrected_towards_the_topic_the_visitor_named():
+    """"Article 30 obliges us to do a DPIA": the correction names the DPIA's article, not the lead source's."""
+    hits = [Hit(chunk(0, "faq", 2, "Oui, le RGPD s'applique aussi aux associations.",
+                      title="Le RGPD s'applique-t-il à ma petite association ?"), 0.4),
+            Hit(chunk(1, "faq", 7, "Une case à cocher non pré-cochée.", title="Comment recueillir les inscriptions ?"), 0.2),
+            Hit(chunk(2, "faq", 35, "Seulement si le traitement présente un risque élevé.",
+                      title="Faut-il faire une AIPD pour chaque fichier ?"), 0.1)]
+    register = chunk(3, "gdpr_article", 30, "Chaque responsable du traitement tient un registre.",
+                     title="Article 30 – Registre des activités de traitement", doc_id="gdpr-fr-art-30")
+    q = "On m'a dit que l'article 30 oblige à faire une AIPD pour chaque fichier, vous avez un modèle ?"
+    comp = composer_for(hits, extra=[register]).compose(q, analyze_question(q), "fr", hits)
+    assert "Registre des activités de traitement" in comp.text and "art. 35" in comp.text, comp.text
+    assert "art. 2." not in comp.text.split("\n")[0].split("Référence")[0]
+
+
 def test_long_provisions_are_quoted_by_whole_sentences():
     long = " ".join(f"Phrase numéro {i} sur un autre sujet." for i in range(30)) + \
         " Le responsable notifie la violation dans les 72 heures."

@@ -70,6 +70,7 @@ def key_fact_test(info: QuestionInfo):
 
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
+CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question must contain to name its topic
 LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
 # The lead names its legal basis: a lead that cites no article ends with its source's governing GDPR
 # article, unless the source rests first on another text (French law, the CPCE, a directive) or names one.
@@ -364,6 +365,38 @@ class Composer:
             return [best] + parts
         return parts
 
+    def _misnamed(self, question: str, info: QuestionInfo, lang: str, hits: list[Hit]):
+        """The correction of an article named for another topic, towards the topic the visitor named."""
+        answering = {h.chunk.article for h in hits[:3] if h.chunk.article}
+        claimed = self._claimed_topic_article(question, info, hits, lang)
+        if claimed is not None and answering:
+            answering.add(claimed)
+        return check_misnamed_article(info, lang, answering, self.titles[lang], claimed or hits[0].chunk.article)
+
+    def _claimed_topic_article(self, question: str, info: QuestionInfo, hits: list[Hit], lang: str) -> int | None:
+        """The article of what the visitor says an article is about ("l'article 30 oblige à faire une AIPD"):
+        the governing article of the top source whose own question best covers that sentence, if well covered.
+
+        A misnamed article is then corrected towards the topic the visitor named, not towards whatever
+        the lead source happens to be about.
+        """
+        named = [n for n in info.articles if 1 <= n <= 99]
+        if not named:
+            return None
+        # The clause that names the article: "l'article 30 oblige à faire une AIPD pour chaque fichier".
+        claim = next((x for x in re.split(r"[:;?!…()]|\.\s|,\s", question) if re.search(rf"\b{named[0]}\b", x)), "")
+        stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze("RGPD GDPR article", lang))
+        best, best_rel = None, CLAIM_TOPIC
+        for h in hits[:5]:
+            c = h.chunk
+            article = governing_article(c) if c.kind in ("faq", "guide") else None
+            if article is None or article in named or c.lang != lang:
+                continue
+            rel = self.relevance(stems, c.title, lang)
+            if rel > best_rel:
+                best, best_rel = article, rel
+        return best
+
     def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = DETAIL_LINES, said: str = "") -> list[str]:
         """The most relevant lines of the lead source's explanation (FAQ detail, guide rules), less the
         sentences the answer already ``said`` (a key fact brought up into the lead is not repeated)."""
@@ -475,8 +508,7 @@ class Composer:
         corrections: list[Correction] = []
         for check in (check_articles(info, lang, self.titles[lang]),
                       check_duration(question, info, lang, lead_text),
-                      check_misnamed_article(info, lang, {h.chunk.article for h in hits[:3] if h.chunk.article},
-                                             self.titles[lang], lead.article)):
+                      self._misnamed(question, info, lang, hits)):
             if check:
                 corrections.append(check)
         if corrections and corrections[0].contradicts:
