@@ -177,6 +177,20 @@ def test_a_misnamed_article_is_corrected_towards_the_topic_the_visitor_named():
     assert "art. 2." not in comp.text.split("\n")[0].split("Référence")[0]
 
 
+def test_an_article_named_for_its_own_topic_is_not_corrected():
+    """"Article 30 requires a register": right, even when the top three sources are about other articles."""
+    hits = [Hit(chunk(0, "faq", 2, "Oui, le RGPD s'applique aussi aux associations.",
+                      title="Le RGPD s'applique-t-il à ma petite association ?"), 0.4),
+            Hit(chunk(1, "faq", 7, "Une case à cocher non pré-cochée.", title="Comment recueillir les inscriptions ?"), 0.2),
+            Hit(chunk(2, "faq", 6, "Le contrat ou l'intérêt légitime.", title="Quelle base légale choisir ?"), 0.15),
+            Hit(chunk(3, "faq", 30, "Oui, sauf exceptions.", title="Faut-il tenir un registre des traitements ?"), 0.1)]
+    register = chunk(4, "gdpr_article", 30, "Chaque responsable du traitement tient un registre.",
+                     title="Article 30 – Registre des activités de traitement", doc_id="gdpr-fr-art-30")
+    q = "On m'a dit que l'article 30 oblige à tenir un registre des traitements, que doit-il contenir ?"
+    comp = composer_for(hits, extra=[register]).compose(q, analyze_question(q), "fr", hits)
+    assert not comp.corrections, comp.corrections
+
+
 def test_long_provisions_are_quoted_by_whole_sentences():
     long = " ".join(f"Phrase numéro {i} sur un autre sujet." for i in range(30)) + \
         " Le responsable notifie la violation dans les 72 heures."

@@ -101,3 +101,19 @@ def test_background_redoes_the_work_when_its_child_dies():
         return "computed here"
 
     assert Background(work, workers=2, timeout=30).result() == "computed here"
+
+
+def test_a_fork_that_fails_midway_runs_the_work_here(monkeypatch):
+    """The second fork fails (memory, process limit): the first child is stopped, the work done here."""
+    real_fork, calls = os.fork, []
+
+    def flaky_fork():
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", flaky_fork)
+    out = split_map(_tagged, list(range(1000)), workers=2)
+    assert [v for v, _ in out] == [x * x for x in range(1000)] and {p for _, p in out} == {os.getpid()}
+    assert len(calls) == 2

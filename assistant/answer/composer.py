@@ -369,6 +369,8 @@ class Composer:
         """The correction of an article named for another topic, towards the topic the visitor named."""
         answering = {h.chunk.article for h in hits[:3] if h.chunk.article}
         claimed = self._claimed_topic_article(question, info, hits, lang)
+        if claimed in info.articles:
+            return None  # the source that best covers what the visitor says is under the article named
         if claimed is not None and answering:
             answering.add(claimed)
         return check_misnamed_article(info, lang, answering, self.titles[lang], claimed or hits[0].chunk.article)
@@ -390,7 +392,7 @@ class Composer:
         for h in hits[:5]:
             c = h.chunk
             article = governing_article(c) if c.kind in ("faq", "guide") else None
-            if article is None or article in named or c.lang != lang:
+            if article is None or c.lang != lang:
                 continue
             rel = self.relevance(stems, c.title, lang)
             if rel > best_rel:

@@ -9,8 +9,9 @@ to use after a fork.
 
 A fork copies one thread of a process that may have several (a web server, an RQ worker, a test
 run), so a child can inherit a lock some other thread held and wait on it forever. Hence no
-``multiprocessing.Pool`` (its handler threads, sentinels and SIGTERM-based shutdown hung a test run
-for 20 minutes once an RQ worker had installed its signal handlers): each child resets its signal
+``multiprocessing.Pool``: a test run once waited 20 minutes on one that never returned (the cause was
+not pinned down; that process held an RQ worker's SIGTERM handler, which a pool's children inherit
+and which its SIGTERM-based shutdown meets). Each child resets its signal
 handlers, computes, writes its pickled result and leaves with ``os._exit``, running no exit handler
 and flushing no inherited stream. A child that dies, or sends nothing within ``timeout`` seconds, is
 killed and its work is done again in the calling process: slower, never stuck, the same result.
@@ -49,11 +50,16 @@ class ChildFailed(Exception):
 
 
 class _Child:
-    """``fn()`` computed in a forked process; ``wait()`` returns its result or raises its exception."""
+    """``fn()`` computed in a forked process; ``_wait_all`` collects its result (or raises its exception)."""
 
     def __init__(self, fn: Callable[[], object]):
         read, write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            raise
         if pid == 0:  # the child: never returns
             status = 0
             try:
@@ -84,7 +90,10 @@ class _Child:
             pass
 
     def reap(self) -> None:
+        if self.fd < 0:
+            return  # already reaped
         os.close(self.fd)
+        self.fd = -1
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -110,8 +119,6 @@ def _wait_all(children: list[_Child], timeout: float) -> list:
             left = deadline - time.monotonic()
             events = sel.select(left) if left > 0 else []
             if not events:
-                for c in children:
-                    c.kill()
                 raise ChildFailed(f"child processes sent no result within {timeout:.0f} s")
             for key, _ in events:
                 chunk = os.read(key.fd, 1 << 20)
@@ -120,6 +127,8 @@ def _wait_all(children: list[_Child], timeout: float) -> list:
                 else:
                     sel.unregister(key.fd)
     finally:
+        for key in list(sel.get_map().values()):
+            key.data.kill()  # still running when we stop waiting (timeout, interrupt): not left behind
         sel.close()
         for c in children:
             c.reap()
@@ -138,10 +147,15 @@ def split_map(fn: Callable[[Sequence], list], items: Sequence, workers: int = 0,
         return fn(items)
     step = -(-len(items) // workers)
     slices = [items[i:i + step] for i in range(0, len(items), step)]
+    children: list[_Child] = []
     try:
-        children = [_Child(lambda part=part: fn(part)) for part in slices]
+        for part in slices:
+            children.append(_Child(lambda part=part: fn(part)))
         parts = _wait_all(children, timeout)
-    except ChildFailed as e:
+    except (ChildFailed, OSError) as e:  # OSError: no fork possible now (memory, process limit)
+        for c in children:
+            c.kill()
+            c.reap()
         log.warning("%s; computing in this process instead", e)
         return fn(items)
     return [x for part in parts for x in part]
@@ -157,7 +171,12 @@ class Background:
     def __init__(self, fn: Callable[[], object], workers: int = 0, timeout: float = TIMEOUT):
         self.fn = fn
         self.timeout = timeout
-        self._child = _Child(fn) if (workers or cpu_count()) >= 2 and _can_fork() else None
+        self._child = None
+        if (workers or cpu_count()) >= 2 and _can_fork():
+            try:
+                self._child = _Child(fn)
+            except OSError as e:  # no fork possible now (memory, process limit): run it in result()
+                log.warning("no child process (%s); computing in this process instead", e)
 
     def result(self):
         """What ``fn()`` returned (its exception is raised here)."""
