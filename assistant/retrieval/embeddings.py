@@ -46,8 +46,28 @@ def cpu_has_bf16() -> bool:
 
 
 def bulk_bf16(precision: str) -> bool:
-    """Whether bulk embedding runs in bfloat16 for the ASSISTANT_EMBEDDING_BULK_PRECISION value."""
+    """Whether bulk embedding may run in bfloat16 for the ASSISTANT_EMBEDDING_BULK_PRECISION value
+    (with ``auto``, only if the first bulk batch measures it faster: see ``OnnxEmbedder``)."""
     return precision == "bf16" or (precision == "auto" and cpu_has_bf16())
+
+
+def faster(first, second, rounds: int = 2, clock=None) -> tuple[bool, float, float]:
+    """Time two ways of doing the same work, alternately (best of ``rounds`` each, after one warm-up
+    run each); returns (first is faster, its seconds, the second's seconds)."""
+    import time
+
+    clock = clock or time.perf_counter
+    first()
+    second()
+    a = b = float("inf")
+    for _ in range(rounds):
+        t = clock()
+        first()
+        a = min(a, clock() - t)
+        t = clock()
+        second()
+        b = min(b, clock() - t)
+    return a <= b, a, b
 
 
 class SentenceTransformerEmbedder:
@@ -59,13 +79,15 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, model_path: str, batch_size: int = 64, threads: int = 0, max_tokens: int = 0,
-                 bf16: bool = False):
+                 bf16: bool = False, measure_bulk: bool = False):
         _check_model_dir(model_path)
         self.model_path = model_path
         self.batch_size = batch_size
         self.threads = threads
         self.max_tokens = max_tokens  # 0: the model's own limit
         self.bf16 = bf16
+        self.measure_bulk = measure_bulk and bf16  # first bulk batch: keep bfloat16 only if timed faster
+        self.bulk_choice: dict = {} if self.measure_bulk else {"precision": "bf16" if bf16 else "fp32"}
         self.name = model_name(model_path, max_tokens)
 
     @property
@@ -98,16 +120,31 @@ class SentenceTransformerEmbedder:
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Normalised vectors for documents."""
-        model = self.model
         if self.bf16 and len(texts) >= BULK_MIN:
-            import torch
+            if self.measure_bulk:
+                self.measure_bulk = False
+                step = max(1, len(texts) // BULK_MIN)
+                sample = texts[::step][:BULK_MIN]
+                first, t_bf16, t_fp32 = faster(lambda: self._bf16(sample), lambda: self._fp32(sample))
+                self.bulk_choice = {"precision": "bf16" if first else "fp32",
+                                    "measured_seconds": {"bf16": round(t_bf16, 3), "fp32": round(t_fp32, 3)},
+                                    "sample": len(sample)}
+                self.bf16 = first
+            if self.bf16:
+                return self._bf16(texts)
+        return self._fp32(texts)
 
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                vecs = model.encode(texts, batch_size=self.batch_size, show_progress_bar=False,
-                                    convert_to_tensor=True)
-            return torch.nn.functional.normalize(vecs.float(), dim=-1).numpy()  # normalised in float32
-        return np.asarray(model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                       show_progress_bar=False), dtype=np.float32)
+    def _bf16(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            vecs = self.model.encode(texts, batch_size=self.batch_size, show_progress_bar=False,
+                                     convert_to_tensor=True)
+        return torch.nn.functional.normalize(vecs.float(), dim=-1).numpy()  # normalised in float32
+
+    def _fp32(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                            show_progress_bar=False), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Normalised vector for one query."""
@@ -149,10 +186,15 @@ class OnnxEmbedder:
     """
 
     def __init__(self, model_path: str, cache_dir: Path, batch_size: int = 64, threads: int = 0,
-                 max_tokens: int = 0, bulk: SentenceTransformerEmbedder | None = None):
+                 max_tokens: int = 0, bulk: SentenceTransformerEmbedder | None = None, measure_bulk: bool = False):
         _check_model_dir(model_path)
         self.model_path = model_path
         self.bulk = bulk  # embeds large batches (an index build) when set: torch in bfloat16
+        # With ``measure_bulk``, the first bulk batch times both on a sample and keeps the faster: a CPU
+        # can list AVX-512 BF16 and still run bfloat16 autocast slower than float32 (seen: a virtual
+        # Xeon without AMX, where ONNX in float32 was 1.2-1.4 times faster at every length).
+        self.measure_bulk = measure_bulk and bulk is not None
+        self.bulk_choice: dict = {} if self.measure_bulk else {"precision": "bf16" if bulk is not None else "fp32"}
         self.cache_dir = Path(cache_dir)
         self.batch_size = batch_size
         self.threads = threads
@@ -197,7 +239,27 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         if self.bulk is not None and len(texts) >= BULK_MIN:
-            return self.bulk.embed_documents(texts)
+            if self.measure_bulk:
+                self._choose_bulk(texts)
+            if self.bulk is not None:
+                return self.bulk.embed_documents(texts)
+        return self._embed(texts)
+
+    def _choose_bulk(self, texts: list[str]) -> None:
+        """Keep bfloat16 bulk embedding only if it is faster here than ONNX in float32 (timed once, on
+        ``BULK_MIN`` texts spread over the batch)."""
+        self.measure_bulk = False
+        step = max(1, len(texts) // BULK_MIN)
+        sample = texts[::step][:BULK_MIN]
+        bulk = self.bulk
+        bf16_first, t_bf16, t_fp32 = faster(lambda: bulk.embed_documents(sample), lambda: self._embed(sample))
+        self.bulk_choice = {"precision": "bf16" if bf16_first else "fp32",
+                            "measured_seconds": {"bf16": round(t_bf16, 3), "fp32": round(t_fp32, 3)},
+                            "sample": len(sample)}
+        if not bf16_first:
+            self.bulk = None
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
         session, tok = self._load()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[np.ndarray | None] = [None] * len(texts)
@@ -368,8 +430,10 @@ def make_embedder(settings) -> SentenceTransformerEmbedder | OnnxEmbedder:
     bf16 = bulk_bf16(settings.embedding_bulk_precision)
     if settings.embedding_runtime == "torch":
         return SentenceTransformerEmbedder(settings.embedding_model_path, threads=settings.torch_threads,
-                                           max_tokens=settings.embedding_max_tokens, bf16=bf16)
+                                           max_tokens=settings.embedding_max_tokens, bf16=bf16,
+                                           measure_bulk=settings.embedding_bulk_precision == "auto")
     bulk = SentenceTransformerEmbedder(settings.embedding_model_path, threads=settings.torch_threads,
                                        max_tokens=settings.embedding_max_tokens, bf16=True) if bf16 else None
     return OnnxEmbedder(settings.embedding_model_path, settings.data_dir / "models", threads=settings.torch_threads,
-                        max_tokens=settings.embedding_max_tokens, bulk=bulk)
+                        max_tokens=settings.embedding_max_tokens, bulk=bulk,
+                        measure_bulk=settings.embedding_bulk_precision == "auto")

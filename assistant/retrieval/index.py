@@ -282,6 +282,7 @@ def build_index(settings, embedder, store, progress: bool = False, retrain: bool
         info = {"generation": generation, "embedder": embedder.name, "chunks": len(chunks),
                 "documents": len(docs), "official": [t.lang for t in official], "keys": len(keys),
                 "ranker": ranker_info, "scope": scope_info, "texts_embedded": texts.embedded,
+                "bulk_embedding": getattr(embedder, "bulk_choice", None) or None,
                 "seconds": {k: round(v, 2) for k, v in timings.items()},
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         _write_json(tmp / "build.json", info)
