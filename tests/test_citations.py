@@ -177,6 +177,41 @@ def test_a_misnamed_article_is_corrected_towards_the_topic_the_visitor_named():
     assert "art. 2." not in comp.text.split("\n")[0].split("Référence")[0]
 
 
+def test_a_claimed_duration_is_checked_against_the_item_about_the_claim_not_the_lead():
+    """The lead is about the situation (cameras in a shop); the claim ("we keep the footage 90 days") is
+    about retention, which another top item answers: the correction comes from it, with its marker."""
+    hits = [Hit(chunk(0, "faq", 6, "Un commerçant peut filmer les entrées et la caisse, en informant les clients.",
+                      title="Un commerce peut-il installer des caméras ?"), 0.6),
+            Hit(chunk(1, "faq", 5, "Les images sont conservées au maximum un mois, sauf procédure en cours.",
+                      title="Combien de temps garder les images de vidéosurveillance ?"), 0.3)]
+    q = "On installe des caméras dans la boutique, et on m'a dit qu'on peut garder les images 90 jours, c'est bien ça ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    first = comp.text.split("\n")[0]
+    assert first.startswith("Non : ce n'est pas 90 jours, mais un mois. [1]"), comp.text
+    assert [c.id for c in comp.used][:2] == [hits[1].chunk.id, hits[0].chunk.id]  # cards in order of use
+
+    unrelated = [hits[0], Hit(chunk(1, "faq", 5, "Le registre est tenu à jour ; comptez deux mois pour le rédiger.",
+                                    title="Comment tenir le registre des traitements ?"), 0.3)]
+    comp = composer_for(unrelated).compose(q, analyze_question(q), "fr", unrelated)
+    assert not comp.corrections, comp.text  # an item about something else corrects nothing
+
+
+def test_an_article_misnamed_in_a_claimed_deadline_points_to_the_deadlines_article():
+    """"My partner says article 17 gives us 15 days to answer": the deadline item (art. 12) corrects both
+    the figure and the article, even when the lead is about something else."""
+    hits = [Hit(chunk(0, "faq", 21, "Vous pouvez prospecter vos clients par e-mail sous conditions.",
+                      title="Peut-on envoyer des offres par e-mail à ses clients ?"), 0.5),
+            Hit(chunk(1, "faq", 12, "Vous devez répondre dans un délai maximal d'un mois après réception de la demande.",
+                      title="Combien de temps a-t-on pour répondre à une demande d'accès ?"), 0.3)]
+    erasure = chunk(2, "gdpr_article", 17, "La personne a le droit d'obtenir l'effacement.",
+                    title="Article 17 – Droit à l'effacement", doc_id="gdpr-fr-art-17")
+    q = "Un client nous demande ses données. Mon associé dit que l'article 17 nous donne 15 jours pour répondre, on fait comment ?"
+    comp = composer_for(hits, extra=[erasure]).compose(q, analyze_question(q), "fr", hits)
+    first = comp.text.split("\n")[0]
+    assert first.startswith("Non : ce n'est pas 15 jours, mais un mois. [1]"), comp.text
+    assert "Droit à l'effacement" in first and "relève de l'art. 12." in first, first
+
+
 def test_an_article_named_for_its_own_topic_is_not_corrected():
     """"Article 30 requires a register": right, even when the top three sources are about other articles."""
     hits = [Hit(chunk(0, "faq", 2, "Oui, le RGPD s'applique aussi aux associations.",

@@ -204,3 +204,19 @@ def test_fine_as_okay_is_not_a_question_about_sanctions(question, sanction):
     from assistant.retrieval.query import asks_about_sanctions
 
     assert asks_about_sanctions(question) is sanction
+
+
+def test_a_deadline_is_not_corrected_by_a_retention_period_nor_the_reverse():
+    from assistant.answer.premises import duration_kind
+
+    q = "Is it true that we must delete a former customer's file within 48 hours, invoices included?"
+    info = analyze_question(q)
+    assert duration_kind(q, "48 hours") == "deadline"
+    assert duration_kind("Invoices must be kept for 10 years.", "10 years") == "kept"
+    assert duration_kind("Vous devez répondre dans un délai maximal d'un mois.", "un mois") == "deadline"
+    assert check_duration(q, info, "en", "Invoices must be kept for 10 years under commercial law.") is None
+    c = check_duration(q, info, "en", "Erase the data without undue delay, and within one month at the latest.")
+    assert c is not None and "one month" in c.text and "48 hours" in c.text
+    q = "On m'a dit qu'on peut garder les images de vidéosurveillance 6 mois, c'est bien ça ?"
+    assert check_duration(q, analyze_question(q), "fr", "Répondez dans un délai d'un mois.") is None
+    assert "un mois" in check_duration(q, analyze_question(q), "fr", "Les images sont conservées un mois au plus.").text

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..corpus.chunking import split_sections
-from ..retrieval.query import QuestionInfo, asks_about_sanctions, has_amount, has_duration
+from ..retrieval.query import QuestionInfo, asks_about_sanctions, duration_spans, has_amount, has_duration
 from ..retrieval.text import analyze, fold
 from ..texts import N_, translate
 from ..types import Chunk, Hit
@@ -71,6 +71,9 @@ def key_fact_test(info: QuestionInfo):
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
 CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question must contain to name its topic
+# Words of a claim that say who claims it, not what it is about ("mon associé dit que l'article 17...").
+CLAIM_WORDS = "RGPD GDPR article dit disent affirme selon says say told read lu entendu"
+CLAIM_DURATION_TOPIC = 0.15  # the same for a claimed duration, over an item's question and direct answer
 LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
 # The lead names its legal basis: a lead that cites no article ends with its source's governing GDPR
 # article, unless the source rests first on another text (French law, the CPCE, a directive) or names one.
@@ -365,15 +368,62 @@ class Composer:
             return [best] + parts
         return parts
 
-    def _misnamed(self, question: str, info: QuestionInfo, lang: str, hits: list[Hit]):
-        """The correction of an article named for another topic, towards the topic the visitor named."""
+    def _misnamed(self, question: str, info: QuestionInfo, lang: str, hits: list[Hit],
+                  claim_source: Chunk | None = None):
+        """The correction of an article named for another topic, towards the topic the visitor named
+        (``claim_source``: the item a claimed duration was checked against, when the same clause names
+        the article: "l'article 17 nous donne 15 jours pour répondre")."""
         answering = {h.chunk.article for h in hits[:3] if h.chunk.article}
         claimed = self._claimed_topic_article(question, info, hits, lang)
+        if claimed is None and claim_source is not None and self._same_clause(question, info):
+            claimed = governing_article(claim_source)
         if claimed in info.articles:
             return None  # the source that best covers what the visitor says is under the article named
         if claimed is not None and answering:
             answering.add(claimed)
         return check_misnamed_article(info, lang, answering, self.titles[lang], claimed or hits[0].chunk.article)
+
+    @staticmethod
+    def _same_clause(question: str, info: QuestionInfo) -> bool:
+        """True when the first article named and the first duration claimed are in the same clause."""
+        named = [n for n in info.articles if 1 <= n <= 99]
+        spans = duration_spans(question)
+        if not named or not spans:
+            return False
+        words = fold(spans[0][1])
+        return any(words in x and re.search(rf"\b{named[0]}\b", x)
+                   for x in re.split(r"[:;?!…()]|\.\s|,\s", fold(question)))
+
+    def _duration_elsewhere(self, question: str, info: QuestionInfo, lang: str,
+                            hits: list[Hit]) -> tuple[Correction | None, Chunk | None]:
+        """A claimed duration ("my partner says we have 15 days to answer") checked against the direct
+        answer of the top-5 FAQ item whose own question best covers the clause that states it, when
+        that item is not the lead: the lead may be about the visitor's situation, not the claim."""
+        if not info.durations:
+            return None, None
+        spans = duration_spans(question)
+        if not spans:
+            return None, None
+        words = fold(spans[0][1])
+        folded = fold(question)
+        claim = next((x for x in re.split(r"[:;?!…()]|\.\s|,\s", folded) if words in x), "")
+        claim = claim.replace(words, " ")  # the claim's topic, not its figure ("jours" is not a topic)
+        stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze(CLAIM_WORDS, lang))
+        best, best_rel = None, CLAIM_DURATION_TOPIC
+        for h in hits[1:5]:
+            c = h.chunk
+            if c.kind != "faq" or c.lang != lang or c.group == hits[0].chunk.group:
+                continue
+            answer = first_paragraph(c.text)
+            if not has_duration(answer):
+                continue
+            rel = self.relevance(stems, f"{c.title} {answer}", lang)
+            if rel > best_rel:
+                best, best_rel = c, rel
+        if best is None:
+            return None, None
+        found = check_duration(question, info, lang, first_paragraph(best.text), reported=True)
+        return (found, best) if found is not None else (None, None)
 
     def _claimed_topic_article(self, question: str, info: QuestionInfo, hits: list[Hit], lang: str) -> int | None:
         """The article of what the visitor says an article is about ("l'article 30 oblige à faire une AIPD"):
@@ -508,11 +558,18 @@ class Composer:
         lead = lead_hit.chunk
         lead_text, yn, qual = self._lead(question, info, lang, lead_hit, q_stems)
         corrections: list[Correction] = []
-        for check in (check_articles(info, lang, self.titles[lang]),
-                      check_duration(question, info, lang, lead_text),
-                      self._misnamed(question, info, lang, hits)):
+        duration = check_duration(question, info, lang, lead_text)
+        claim_source = None
+        if duration is None:
+            duration, claim_source = self._duration_elsewhere(question, info, lang, hits)
+        for check in (check_articles(info, lang, self.titles[lang]), duration,
+                      self._misnamed(question, info, lang, hits, claim_source)):
             if check:
                 corrections.append(check)
+        if claim_source is not None:
+            # The correction comes from another source than the lead: it carries that source's marker.
+            i = corrections.index(duration)
+            corrections[i] = Correction(f"{duration.text} {mark(claim_source)}", duration.contradicts)
         if corrections and corrections[0].contradicts:
             lead_text = polarity.source_answer(lead_text)[1]  # the correction answers first
             if info.yesno:

@@ -64,17 +64,50 @@ NO_FIXED = re.compile(r"\b(pas\s+de\s+duree\s+(unique|fixe|generale)|aucune\s+du
                       r"no\s+one[- ]size)\b")
 
 
-def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str) -> Correction | None:
-    """A duration the question asserts that the answer's source contradicts."""
+# Reported speech ("my partner says we have 15 days"): a claim too, but checked only against an item
+# whose own question and answer cover the claim's topic (the lead may be about something else).
+REPORTED = re.compile(r"\bdi(t|sent)\s+qu|\bsays?\s+(that|we)\b|\btold\s+(me|us)\b|\baffirme")
+
+
+# What a duration measures, from the words before it: a deadline to act ("within 72 hours", "sous 15 jours")
+# or how long something is kept ("kept for 10 years", "conserver 3 ans"). A deadline never corrects a
+# retention period, nor the reverse.
+_DEADLINE_BEFORE = re.compile(r"\b(within|under|no\s+later\s+than|sous|dans|d.ici|au\s+plus\s+tard|delai|deadline)"
+                              r"(\s+(un|une|les|le|la|a|the|de|d.un|d.une|maximal|maximum|of))*\s*(d.)?$")
+_KEPT_BEFORE = re.compile(r"\b(kept|keep|keeping|retain\w*|stored?|garde\w*|conserv\w*|archiv\w*)\b[^.;:]{0,45}$"
+                          r"|\b(for|pendant|durant|during)(\s+(un|une|les|le|la|a|the|de|up\s+to|jusqu.a))*\s*$")
+
+
+def duration_kind(text: str, words: str) -> str:
+    """'deadline', 'kept' or '' (unknown) for the duration ``words`` in ``text``."""
+    folded, span = fold(text), fold(words)
+    at = folded.find(span)
+    if at < 0:
+        return ""
+    before = folded[max(0, at - 60):at]
+    if _DEADLINE_BEFORE.search(before):
+        return "deadline"
+    if _KEPT_BEFORE.search(before):
+        return "kept"
+    return ""
+
+
+def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str,
+                   reported: bool = False) -> Correction | None:
+    """A duration the question asserts that the answer's source contradicts (``reported``: a duration
+    someone is said to have stated counts as asserted)."""
     if not info.durations:
         return None
     if NO_FIXED.search(fold(answer_text)):
         return None
-    if not (CLAIM.search(fold(question)) or info.yesno):
+    q = fold(question)
+    if not (CLAIM.search(q) or info.yesno or (reported and REPORTED.search(q))):
         return None
     claimed = duration_spans(question)[0][1]
     age = is_age(question, claimed)  # an age is corrected by an age, a period by a period ("20 jours" ≠ "14 ans")
-    stated = [(h, w) for h, w in duration_spans(answer_text) if is_age(answer_text, w) == age]
+    kind = duration_kind(question, claimed)
+    stated = [(h, w) for h, w in duration_spans(answer_text) if is_age(answer_text, w) == age and
+              not (kind and duration_kind(answer_text, w) not in ("", kind))]
     if not stated:
         return None
     if any(abs(d - s) < 1e-6 for d in info.durations for s, _ in stated):
