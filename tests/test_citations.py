@@ -162,6 +162,12 @@ def test_a_key_fact_brought_up_into_the_lead_is_not_repeated_as_a_detail():
     assert "un mois" not in details and "**Affichage**" in details, comp.text
 
 
+def faq_hits(*items: tuple[int, str, str, float]) -> list[Hit]:
+    """Ranked FAQ hits from (article, direct answer, question, score)."""
+    return [Hit(chunk(i, "faq", article, text, title=title), score)
+            for i, (article, text, title, score) in enumerate(items)]
+
+
 def test_a_misnamed_article_is_corrected_towards_the_topic_the_visitor_named():
     """"Article 30 obliges us to do a DPIA": the correction names the DPIA's article, not the lead source's."""
     hits = [Hit(chunk(0, "faq", 2, "Oui, le RGPD s'applique aussi aux associations.",
@@ -180,10 +186,10 @@ def test_a_misnamed_article_is_corrected_towards_the_topic_the_visitor_named():
 def test_a_claimed_duration_is_checked_against_the_item_about_the_claim_not_the_lead():
     """The lead is about the situation (cameras in a shop); the claim ("we keep the footage 90 days") is
     about retention, which another top item answers: the correction comes from it, with its marker."""
-    hits = [Hit(chunk(0, "faq", 6, "Un commerçant peut filmer les entrées et la caisse, en informant les clients.",
-                      title="Un commerce peut-il installer des caméras ?"), 0.6),
-            Hit(chunk(1, "faq", 5, "Les images sont conservées au maximum un mois, sauf procédure en cours.",
-                      title="Combien de temps garder les images de vidéosurveillance ?"), 0.3)]
+    hits = faq_hits((6, "Un commerçant peut filmer les entrées et la caisse, en informant les clients.",
+                     "Un commerce peut-il installer des caméras ?", 0.6),
+                    (5, "Les images sont conservées au maximum un mois, sauf procédure en cours.",
+                     "Combien de temps garder les images de vidéosurveillance ?", 0.3))
     q = "On installe des caméras dans la boutique, et on m'a dit qu'on peut garder les images 90 jours, c'est bien ça ?"
     comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
     first = comp.text.split("\n")[0]
@@ -199,10 +205,10 @@ def test_a_claimed_duration_is_checked_against_the_item_about_the_claim_not_the_
 def test_an_article_misnamed_in_a_claimed_deadline_points_to_the_deadlines_article():
     """"My partner says article 17 gives us 15 days to answer": the deadline item (art. 12) corrects both
     the figure and the article, even when the lead is about something else."""
-    hits = [Hit(chunk(0, "faq", 21, "Vous pouvez prospecter vos clients par e-mail sous conditions.",
-                      title="Peut-on envoyer des offres par e-mail à ses clients ?"), 0.5),
-            Hit(chunk(1, "faq", 12, "Vous devez répondre dans un délai maximal d'un mois après réception de la demande.",
-                      title="Combien de temps a-t-on pour répondre à une demande d'accès ?"), 0.3)]
+    hits = faq_hits((21, "Vous pouvez prospecter vos clients par e-mail sous conditions.",
+                     "Peut-on envoyer des offres par e-mail à ses clients ?", 0.5),
+                    (12, "Vous devez répondre dans un délai maximal d'un mois après réception de la demande.",
+                     "Combien de temps a-t-on pour répondre à une demande d'accès ?", 0.3))
     erasure = chunk(2, "gdpr_article", 17, "La personne a le droit d'obtenir l'effacement.",
                     title="Article 17 – Droit à l'effacement", doc_id="gdpr-fr-art-17")
     q = "Un client nous demande ses données. Mon associé dit que l'article 17 nous donne 15 jours pour répondre, on fait comment ?"
