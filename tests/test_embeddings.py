@@ -160,6 +160,36 @@ def test_auto_keeps_bfloat16_only_where_it_measures_faster(model_path, onnx_dir)
     assert forced.bulk is not None and forced.bulk_choice == {"precision": "bf16"}
 
 
+def test_the_torch_runtime_also_times_bfloat16_before_keeping_it(model_path):
+    """With `auto` and the torch runtime, bfloat16 autocast is kept only if it is timed faster than float32."""
+    import time
+
+    texts = [f"text {i}" for i in range(BULK_MIN)]
+    vecs = np.eye(BULK_MIN, 8, dtype=np.float32)
+    calls = []
+
+    def slow(t):
+        calls.append("slow")
+        time.sleep(0.5)
+        return vecs[:len(t)]
+
+    def fast(t):
+        calls.append("fast")
+        return vecs[:len(t)]
+
+    e = SentenceTransformerEmbedder(model_path, bf16=True, measure_bulk=True)
+    e._bf16, e._fp32 = slow, fast  # stand-ins: the choice, not the model, is under test
+    e.embed_documents(texts)
+    assert e.bf16 is False and e.bulk_choice["precision"] == "fp32"
+    calls.clear()
+    e.embed_documents(texts)
+    assert calls == ["fast"]  # decided once
+    e = SentenceTransformerEmbedder(model_path, bf16=True, measure_bulk=True)
+    e._bf16, e._fp32 = fast, slow
+    e.embed_documents(texts)
+    assert e.bf16 is True and e.bulk_choice["precision"] == "bf16"
+
+
 def test_the_bulk_precision_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "fp32")

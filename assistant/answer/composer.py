@@ -70,6 +70,7 @@ def key_fact_test(info: QuestionInfo):
 
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
+CLAUSE_BREAK = re.compile(r"[:;?!…()]|\.\s|,\s")  # a claim is checked clause by clause
 CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question must contain to name its topic
 # Words of a claim that say who claims it, not what it is about ("mon associé dit que l'article 17...").
 CLAIM_WORDS = "RGPD GDPR article dit disent affirme selon says say told read lu entendu"
@@ -392,7 +393,7 @@ class Composer:
             return False
         words = fold(spans[0][1])
         return any(words in x and re.search(rf"\b{named[0]}\b", x)
-                   for x in re.split(r"[:;?!…()]|\.\s|,\s", fold(question)))
+                   for x in CLAUSE_BREAK.split(fold(question)))
 
     def _duration_elsewhere(self, question: str, info: QuestionInfo, lang: str,
                             hits: list[Hit]) -> tuple[Correction | None, Chunk | None]:
@@ -406,7 +407,7 @@ class Composer:
             return None, None
         words = fold(spans[0][1])
         folded = fold(question)
-        claim = next((x for x in re.split(r"[:;?!…()]|\.\s|,\s", folded) if words in x), "")
+        claim = next((x for x in CLAUSE_BREAK.split(folded) if words in x), "")
         claim = claim.replace(words, " ")  # the claim's topic, not its figure ("jours" is not a topic)
         stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze(CLAIM_WORDS, lang))
         best, best_rel = None, CLAIM_DURATION_TOPIC
@@ -436,7 +437,7 @@ class Composer:
         if not named:
             return None
         # The clause that names the article: "l'article 30 oblige à faire une AIPD pour chaque fichier".
-        claim = next((x for x in re.split(r"[:;?!…()]|\.\s|,\s", question) if re.search(rf"\b{named[0]}\b", x)), "")
+        claim = next((x for x in CLAUSE_BREAK.split(question) if re.search(rf"\b{named[0]}\b", x)), "")
         stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze("RGPD GDPR article", lang))
         best, best_rel = None, CLAIM_TOPIC
         for h in hits[:5]:
