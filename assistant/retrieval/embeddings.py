@@ -70,6 +70,16 @@ def faster(first, second, rounds: int = 2, clock=None) -> tuple[bool, float, flo
     return a <= b, a, b
 
 
+def choose_bf16(texts: list[str], bf16, fp32) -> tuple[bool, dict]:
+    """Time ``bf16`` against ``fp32`` (callables embedding a list of texts) on ``BULK_MIN`` texts spread
+    over ``texts``; returns whether bfloat16 is faster here and the record kept in ``build.json``."""
+    step = max(1, len(texts) // BULK_MIN)
+    sample = texts[::step][:BULK_MIN]
+    keep, t_bf16, t_fp32 = faster(lambda: bf16(sample), lambda: fp32(sample))
+    return keep, {"precision": "bf16" if keep else "fp32",
+                  "measured_seconds": {"bf16": round(t_bf16, 3), "fp32": round(t_fp32, 3)}, "sample": len(sample)}
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local path; loaded on first use, shared by the process.
 
@@ -123,13 +133,7 @@ class SentenceTransformerEmbedder:
         if self.bf16 and len(texts) >= BULK_MIN:
             if self.measure_bulk:
                 self.measure_bulk = False
-                step = max(1, len(texts) // BULK_MIN)
-                sample = texts[::step][:BULK_MIN]
-                first, t_bf16, t_fp32 = faster(lambda: self._bf16(sample), lambda: self._fp32(sample))
-                self.bulk_choice = {"precision": "bf16" if first else "fp32",
-                                    "measured_seconds": {"bf16": round(t_bf16, 3), "fp32": round(t_fp32, 3)},
-                                    "sample": len(sample)}
-                self.bf16 = first
+                self.bf16, self.bulk_choice = choose_bf16(texts, self._bf16, self._fp32)
             if self.bf16:
                 return self._bf16(texts)
         return self._fp32(texts)
@@ -249,14 +253,8 @@ class OnnxEmbedder:
         """Keep bfloat16 bulk embedding only if it is faster here than ONNX in float32 (timed once, on
         ``BULK_MIN`` texts spread over the batch)."""
         self.measure_bulk = False
-        step = max(1, len(texts) // BULK_MIN)
-        sample = texts[::step][:BULK_MIN]
-        bulk = self.bulk
-        bf16_first, t_bf16, t_fp32 = faster(lambda: bulk.embed_documents(sample), lambda: self._embed(sample))
-        self.bulk_choice = {"precision": "bf16" if bf16_first else "fp32",
-                            "measured_seconds": {"bf16": round(t_bf16, 3), "fp32": round(t_fp32, 3)},
-                            "sample": len(sample)}
-        if not bf16_first:
+        keep, self.bulk_choice = choose_bf16(texts, self.bulk.embed_documents, self._embed)
+        if not keep:
             self.bulk = None
 
     def _embed(self, texts: list[str]) -> np.ndarray:
