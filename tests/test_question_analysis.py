@@ -4,7 +4,7 @@ import pytest
 
 from assistant.answer import polarity
 from assistant.answer.premises import check_articles, check_duration, check_misnamed_article
-from assistant.retrieval.query import analyze_question, durations_in, has_amount, has_duration
+from assistant.retrieval.query import analyze_question, durations_in, has_amount, has_duration, is_age
 
 
 @pytest.mark.parametrize("q,kind,yesno", [
@@ -187,6 +187,22 @@ def test_an_age_is_corrected_only_by_an_age_and_a_period_only_by_a_period():
     c = check_duration(q, analyze_question(q), "fr", "Pour un mineur de moins de 15 ans, rien. La notification se fait "
                                                      "sous 72 heures.")
     assert c and "72 heures" in c.text and "15 ans" not in c.text, c
+
+
+def test_an_age_stated_without_age_words_right_before_it_is_still_an_age():
+    """A source giving two ages in one sentence ("la France a fixé l'âge à 15 ans : le RGPD retient 16 ans
+    par défaut") must not correct a period: a 2-year non-compete clause got "No: it is not 2 years but
+    16 years". A period in a sentence about an age stays a period when its own words say so."""
+    source = ("Non, la France a fixé l'âge à 15 ans : l'art. 8, paragraphe 1, du RGPD retient 16 ans par défaut "
+              "et permet à chaque État membre de l'abaisser.")
+    assert is_age(source, "15 ans") and is_age(source, "16 ans")
+    q = "je veux une clause de non concurrence de 2 ans sur toute la France, est ce qu'il faut la payer ?"
+    assert check_duration(q, analyze_question(q), "fr", source) is None
+    assert not is_age("The age limit is 16 years and the files are kept 3 years.", "3 years")
+    assert not is_age("On garde les CV 2 ans après le dernier contact.", "2 ans")
+    q = "la majorité numérique c'est 13 ans en France, non ?"
+    c = check_duration(q, analyze_question(q), "fr", source)
+    assert c and "15 ans" in c.text, c
 
 
 @pytest.mark.parametrize("question, sanction", [

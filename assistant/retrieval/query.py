@@ -184,8 +184,26 @@ def is_age(text: str, words: str) -> bool:
     if not re.search(r"\b(ans?|annees?|years?)\b", span):
         return False
     at = folded.find(span)
-    return at >= 0 and (bool(_AGE_BEFORE.search(folded[max(0, at - 40):at]))
-                        or folded[at + len(span):at + len(span) + 4].startswith(("-old", " old")))
+    if at < 0:
+        return False
+    if _AGE_BEFORE.search(folded[max(0, at - 40):at]) or \
+            folded[at + len(span):at + len(span) + 4].startswith(("-old", " old")):
+        return True
+    # A small number of years in a sentence about an age ("la France a fixe l'age a 15 ans : le RGPD
+    # retient 16 ans par defaut") is an age too, even where the words just before it do not say so.
+    number = re.match(r"\d+", span)
+    if not number or int(number.group()) > 21 or _PERIOD_BEFORE.search(folded[max(0, at - 30):at]):
+        return False
+    stops = [m.end() for m in _SENTENCE_END.finditer(folded, 0, at)]
+    end = _SENTENCE_END.search(folded, at)
+    return bool(_AGE_WORD.search(folded[stops[-1] if stops else 0:end.start() if end else len(folded)]))
+
+
+_AGE_WORD = re.compile(r"\b(l.age|ages?|majorite|years?\s+old|year-olds?|ans\s+revolus)\b")
+_SENTENCE_END = re.compile(r"(?<!\bart)(?<!\bal)(?<!\bp)\.(?=\s|$)|[;?!\n]")
+# Words that make the figure after them a period, whatever the sentence is about ("kept 3 years").
+_PERIOD_BEFORE = re.compile(r"\b(kept|keep|stored?|retain\w*|conserv\w*|gard\w*|archiv\w*|pendant|durant|for|during|"
+                            r"within|sous|dans|delai|after|apres|depuis|since)\s+((\w+|d.\w+)\s+){0,2}$")
 
 
 def durations_in(text: str) -> list[float]:
