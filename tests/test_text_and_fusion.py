@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.retrieval.fusion import dedupe_by_group, reciprocal_rank_fusion
+from assistant.retrieval.fusion import cut_keeping_leaders, dedupe_by_group, reciprocal_rank_fusion
 from assistant.retrieval.glossary import Glossary, GlossaryEntry
 from assistant.retrieval.lexical import BM25Index
 from assistant.retrieval.text import analyze, detect_language, fold
@@ -117,6 +117,20 @@ def test_rrf(rankings, k, expected_order):
 def chunk(cid, group, lang):
     return Chunk(id=cid, doc_id=cid, kind="gdpr_article", lang=lang, title=cid, text=cid, search_text=cid,
                  url="https://eur-lex.europa.eu/x", page="/sources/x", updated="2016-04-27", article=1, group=group)
+
+
+def test_the_cut_keeps_a_group_that_leads_one_ranking_only():
+    """A coach's question matched one FAQ phrasing ("a yoga studio asking about injuries and pregnancy")
+    second in the key ranking and nowhere else: the fused cut at 30 dropped the right item before the
+    ranker saw it. Groups far down the fusion stay only when one ranking puts them near the top."""
+    fused = [(chunk(f"c{i}", f"g{i}", "fr"), 1.0 - i / 100) for i in range(40)]
+    ranks = {f"g{i}": {"dense": i + 1, "lexical_fr": i + 2} for i in range(30)}
+    ranks["g33"] = {"keys_lex": 2}
+    ranks["g35"] = {"keys_lex": 4, "titles": 9}
+    ranks["g36"] = {"dense": 3}
+    kept = cut_keeping_leaders(fused, ranks, depth=30, leader_rank=3)
+    assert [c.group for c, _ in kept] == [f"g{i}" for i in range(30)] + ["g33", "g36"]
+    assert cut_keeping_leaders(fused, ranks, depth=40, leader_rank=3) == fused
 
 
 def test_dedupe_keeps_group_score_and_prefers_question_language():

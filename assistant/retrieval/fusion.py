@@ -46,6 +46,22 @@ def dedupe_by_group(scored: Sequence[tuple[Chunk, float]], lang: str) -> list[tu
     return [(best_in_lang.get(g, best[g][0]), best[g][1]) for g in order]
 
 
+def cut_keeping_leaders(deduped: Sequence[tuple[Chunk, float]], ranks: dict[str, dict], depth: int,
+                        leader_rank: int) -> list[tuple[Chunk, float]]:
+    """The first ``depth`` fused groups, plus any later group ranked ``leader_rank`` or better by one of
+    the rankings (``ranks``: group -> {ranking: rank}).
+
+    The fusion's order favours groups that several rankings agree on; a group at the top of one ranking
+    only (a visitor's question matching one FAQ phrasing word for word, say) stays a candidate for the
+    ranker to weigh, instead of being cut before any of its features is read.
+    """
+    kept = list(deduped[:depth])
+    for chunk, score in deduped[depth:]:
+        if min(ranks.get(chunk.group or chunk.id, {}).values(), default=leader_rank + 1) <= leader_rank:
+            kept.append((chunk, score))
+    return kept
+
+
 def to_hits(scored: Sequence[tuple[Chunk, float]], similarities: dict[str, float],
             ranks: dict[str, dict]) -> list[Hit]:
     """Wrap fused results as hits carrying their dense similarity and source ranks."""

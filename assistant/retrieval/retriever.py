@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import IndexMissingError, VectorStoreUnavailable
 from ..types import Chunk, Hit
 from .embeddings import limit_blas_threads
-from .fusion import dedupe_by_group, fusion_ceiling, reciprocal_rank_fusion
+from .fusion import cut_keeping_leaders, dedupe_by_group, fusion_ceiling, reciprocal_rank_fusion
 from .index import BUILD_COMMAND, IndexData, load_index
 from .query import analyze_question, asks_about_sanctions
 from .rerank import Candidate, FeatureSpace, QueryContext, Ranker
@@ -27,6 +27,7 @@ from .text import analyze, detect_language, fold
 log = logging.getLogger(__name__)
 
 RERANK_DEPTH = 30  # candidates (one per source group) the ranker orders
+ALWAYS_KEEP_RANK = 3  # a group this high in any single ranking is a candidate whatever its fused rank
 # Questions about sanctions (``asks_about_sanctions``) are routed to the CNIL decisions too: an extra
 # ranking of decisions only.
 
@@ -161,7 +162,7 @@ class HybridRetriever:
                 if rank < ranks.setdefault(g, {}).get(name, 10**9):
                     ranks[g][name] = rank
         scored = [(ix.chunks[cid], score) for cid, score in fused.items()]
-        deduped = dedupe_by_group(scored, lang)[:depth]
+        deduped = cut_keeping_leaders(dedupe_by_group(scored, lang), ranks, depth, ALWAYS_KEEP_RANK)
         cands = [Candidate(group=c.group or c.id, chunk=c, fused=score, ranks=ranks.get(c.group or c.id, {}))
                  for c, score in deduped]
         info = {"expansions": expansions, "dense": dense, "lexical": lexical, "dense_sims": dense_sims,
