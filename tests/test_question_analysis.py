@@ -194,13 +194,13 @@ def test_an_age_stated_without_age_words_right_before_it_is_still_an_age():
     par défaut") must not correct a period: a 2-year non-compete clause got "No: it is not 2 years but
     16 years". A period in a sentence about an age stays a period when its own words say so."""
     source = ("Non, la France a fixé l'âge à 15 ans : l'art. 8, paragraphe 1, du RGPD retient 16 ans par défaut "
-              "et permet à chaque État membre de l'abaisser.")
-    assert is_age(source, "15 ans") and is_age(source, "16 ans")
+              "et permet à chaque État membre de l'abaisser, sans descendre sous 13 ans.")
+    assert is_age(source, "15 ans") and is_age(source, "16 ans") and is_age(source, "13 ans")
     q = "je veux une clause de non concurrence de 2 ans sur toute la France, est ce qu'il faut la payer ?"
     assert check_duration(q, analyze_question(q), "fr", source) is None
     assert not is_age("The age limit is 16 years and the files are kept 3 years.", "3 years")
     assert not is_age("On garde les CV 2 ans après le dernier contact.", "2 ans")
-    q = "la majorité numérique c'est 13 ans en France, non ?"
+    q = "la majorité numérique c'est 14 ans en France, non ?"
     c = check_duration(q, analyze_question(q), "fr", source)
     assert c and "15 ans" in c.text, c
 

@@ -203,7 +203,7 @@ _AGE_WORD = re.compile(r"\b(l.age|ages?|majorite|years?\s+old|year-olds?|ans\s+r
 _SENTENCE_END = re.compile(r"(?<!\bart)(?<!\bal)(?<!\bp)\.(?=\s|$)|[;?!\n]")
 # Words that make the figure after them a period, whatever the sentence is about ("kept 3 years").
 _PERIOD_BEFORE = re.compile(r"\b(kept|keep|stored?|retain\w*|conserv\w*|gard\w*|archiv\w*|pendant|durant|for|during|"
-                            r"within|sous|dans|delai|after|apres|depuis|since)\s+((\w+|d.\w+)\s+){0,2}$")
+                            r"within|dans|delai|after|apres|depuis|since)\s+((\w+|d.\w+)\s+){0,2}$")
 
 
 def durations_in(text: str) -> list[float]:
