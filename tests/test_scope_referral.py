@@ -98,3 +98,16 @@ def test_a_request_for_a_dpo_is_recognised_and_nothing_else(q, expected):
     from assistant.answer.referral import asks_for_dpo
 
     assert asks_for_dpo(q) is expected
+
+
+def test_scope_examples_are_one_line_strings_and_a_slip_is_reported_with_its_fix(tmp_path):
+    """An unquoted "question: detail" line is read by YAML as a mapping; four were, and trained as
+    "{'...': '...'}". Every bundled example is a string, and such a slip stops the build with the fix."""
+    from assistant.answer.scope import EXAMPLES, load_examples
+
+    rows = load_examples(EXAMPLES)
+    assert rows and all(isinstance(r[0], str) and "{" not in r[0][:1] for r in rows)
+    bad = tmp_path / "examples.yaml"
+    bad.write_text("off_topic:\n  fr:\n  - Une clause de non-concurrence: elle dure combien ?\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="double quotes"):
+        load_examples(bad)

@@ -115,11 +115,19 @@ def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str, str, str]]:
     rows = []
     for cls in ("in_scope", "off_topic"):
         for lang, texts in (data.get(cls) or {}).items():
-            rows += [(" ".join(str(t).split()), lang, cls, "") for t in texts or []]
+            rows += [(_one_line(t, path, cls, lang), lang, cls, "") for t in texts or []]
     for category, by_lang in (data.get("abusive") or {}).items():
         for lang, texts in by_lang.items():
-            rows += [(" ".join(str(t).split()), lang, "abusive", category) for t in texts or []]
+            rows += [(_one_line(t, path, f"abusive/{category}", lang), lang, "abusive", category) for t in texts or []]
     return rows
+
+
+def _one_line(text, path: Path, section: str, lang: str) -> str:
+    """An example as one line; anything but a string is an authoring slip, reported with its fix (an
+    unquoted "question: detail" is read by YAML as a mapping)."""
+    if not isinstance(text, str):
+        raise ValueError(f"{path}: an entry of {section}/{lang} is not a string ({text!r}): put it in double quotes")
+    return " ".join(text.split())
 
 
 def _vectorizers():
