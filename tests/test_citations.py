@@ -202,6 +202,24 @@ def test_a_claimed_duration_is_checked_against_the_item_about_the_claim_not_the_
     assert not comp.corrections, comp.text  # an item about something else corrects nothing
 
 
+def test_a_claim_is_matched_to_its_item_through_the_items_other_phrasings_when_its_kind_is_clear():
+    """"The installer says I can keep the recordings 6 months": the retention item's own question ("how long
+    may the images be kept") shares no word with the claim, one of its phrasings does ("maximum time to keep
+    the recordings"). A claim whose kind is unclear is not corrected through a phrasing."""
+    hits = faq_hits((6, "Un commerçant peut filmer les entrées et la caisse, en informant les clients.",
+                     "Un commerce peut-il installer des caméras ?", 0.6),
+                    (5, "La durée ne doit pas dépasser un mois, sauf procédure en cours.",
+                     "Combien de temps conserver les images de vidéosurveillance ?", 0.3))
+    comp = composer_for(hits)
+    q = "J'ai deux caméras. Le vendeur de l'installation me dit que je peux garder les enregistrements 6 mois. C'est ok ?"
+    assert not comp.compose(q, analyze_question(q), "fr", hits).corrections  # no phrasing known: no match
+    comp.questions[(hits[1].chunk.group, "fr")] = ["Caméras de la supérette : durée maximale pour garder les enregistrements ?"]
+    text = comp.compose(q, analyze_question(q), "fr", hits).text
+    assert text.startswith("Non : ce n'est pas 6 mois, mais un mois. [1]"), text
+    q = "J'ai deux caméras. Le vendeur de l'installation me dit que les enregistrements c'est 6 mois. C'est ok ?"
+    assert not comp.compose(q, analyze_question(q), "fr", hits).corrections  # kind unclear: left alone
+
+
 def test_an_article_misnamed_in_a_claimed_deadline_points_to_the_deadlines_article():
     """"My partner says article 17 gives us 15 days to answer": the deadline item (art. 12) corrects both
     the figure and the article, even when the lead is about something else."""

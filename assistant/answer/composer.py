@@ -410,7 +410,7 @@ class Composer:
         claim = next((x for x in CLAUSE_BREAK.split(folded) if words in x), "")
         claim = claim.replace(words, " ")  # the claim's topic, not its figure ("jours" is not a topic)
         stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze(CLAIM_WORDS, lang))
-        best, best_rel = None, CLAIM_DURATION_TOPIC
+        best, best_rel, through_phrasing = None, CLAIM_DURATION_TOPIC, False
         for h in hits[1:5]:
             c = h.chunk
             if c.kind != "faq" or c.lang != lang or c.group == hits[0].chunk.group:
@@ -418,12 +418,20 @@ class Composer:
             answer = first_paragraph(c.text)
             if not has_duration(answer):
                 continue
-            rel = self.relevance(stems, f"{c.title} {answer}", lang)
+            # Its own question or any of its other phrasings, with its direct answer: "can we keep the
+            # recordings 6 months" is covered by "how long may the images be kept" only through a phrasing
+            # such as "maximum time to keep the recordings".
+            own = self.relevance(stems, f"{c.title} {answer}", lang)
+            rel = max([own] + [self.relevance(stems, f"{text} {answer}", lang)
+                               for text in self.questions.get((c.group, c.lang), ())])
             if rel > best_rel:
-                best, best_rel = c, rel
+                best, best_rel, through_phrasing = c, rel, own <= CLAIM_DURATION_TOPIC
         if best is None:
             return None, None
-        found = check_duration(question, info, lang, first_paragraph(best.text), reported=True)
+        # Matched only through another phrasing, the claim must be read as a deadline or as how long something
+        # is kept ("garder les enregistrements 6 mois"), and the source's figure must not be of the other kind.
+        found = check_duration(question, info, lang, first_paragraph(best.text), reported=True,
+                               same_kind=through_phrasing)
         return (found, best) if found is not None else (None, None)
 
     def _claimed_topic_article(self, question: str, info: QuestionInfo, hits: list[Hit], lang: str) -> int | None:

@@ -93,9 +93,10 @@ def duration_kind(text: str, words: str) -> str:
 
 
 def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str,
-                   reported: bool = False) -> Correction | None:
+                   reported: bool = False, same_kind: bool = False) -> Correction | None:
     """A duration the question asserts that the answer's source contradicts (``reported``: a duration
-    someone is said to have stated counts as asserted)."""
+    someone is said to have stated counts as asserted; ``same_kind``: the claim must be read as a deadline
+    or a retention period, and the source's figure must not be of the other kind)."""
     if not info.durations:
         return None
     if NO_FIXED.search(fold(answer_text)):
@@ -106,6 +107,8 @@ def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: st
     claimed = duration_spans(question)[0][1]
     age = is_age(question, claimed)  # an age is corrected by an age, a period by a period ("20 jours" ≠ "14 ans")
     kind = duration_kind(question, claimed)
+    if same_kind and not kind:
+        return None
     stated = [(h, w) for h, w in duration_spans(answer_text) if is_age(answer_text, w) == age and
               not (kind and duration_kind(answer_text, w) not in ("", kind))]
     if not stated:
