@@ -214,11 +214,6 @@ def test_an_age_stated_without_age_words_right_before_it_is_still_an_age():
     ("Quelle amende pour un registre absent ?", True),
     ("La CNIL a sanctionné notre concurrent, on risque quoi ?", True),
     ("Quelles pénalités si on ne répond pas à une demande d'accès ?", True),
-    ("On est une TPE, on n'a jamais rien fait pour le RGPD. On risque quoi si la CNIL débarque ?", True),
-    ("qu'est-ce qu'on risque si on n'a pas de registre ?", True),
-    ("What do we risk if we ignore an access request?", True),
-    ("Est-ce un risque élevé pour les personnes concernées ?", False),
-    ("On risque de perdre les données si le disque lâche ?", False),
 ])
 def test_fine_as_okay_is_not_a_question_about_sanctions(question, sanction):
     """"It's fine" once sent a question about a US transfer to the CNIL's sanctions."""
@@ -241,13 +236,3 @@ def test_a_deadline_is_not_corrected_by_a_retention_period_nor_the_reverse():
     q = "On m'a dit qu'on peut garder les images de vidéosurveillance 6 mois, c'est bien ça ?"
     assert check_duration(q, analyze_question(q), "fr", "Répondez dans un délai d'un mois.") is None
     assert "un mois" in check_duration(q, analyze_question(q), "fr", "Les images sont conservées un mois au plus.").text
-
-
-@pytest.mark.parametrize("question", [
-    "Franchement on est une TPE de 4 personnes, on a jamais rien fait pour le RGPD. On risque quoi concrètement ?",
-    "Que risque-t-on sans bandeau cookies ?",
-    "What could we risk if our register is missing?",
-])
-def test_what_do_we_risk_asks_for_the_sanction(question):
-    """'On risque quoi ?' asks which sanction: the answer should lead with the amounts and measures."""
-    assert analyze_question(question).type == "amount"

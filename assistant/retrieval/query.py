@@ -17,15 +17,8 @@ from .text import fold
 # CNIL's sanctions.
 _FINE_PENALTY = (r"fine[sd]\b|(?:a|the|any|no|big|bigger|biggest|huge|heavy|max|maximum|gdpr|cnil|possible|potential|"
                  r"first|such|what|which|this|that)\s+fine\b|fine\s+(?:of|for|from|against|us|them|me|you|companies)\b")
-# "What do we risk?" in everyday words: asked about a rule, it means which sanction ("on risque quoi si la
-# CNIL débarque ?", "qu'est-ce qu'on risque ?", "what do we risk?").
-RISK_ASKED = (r"(on|je|j|nous|vous|il|elle|l.entreprise|la\s+boite|la\s+societe)\s+risque(s|ons|z|nt)?\s+(quoi|gros|grand[- ]chose)"
-              r"|qu.est[- ]ce\s+qu.(on|il|elle|ils)\s+risque|qu.est[- ]ce\s+que\s+(je|nous|vous|l.on)\s+risque"
-              r"|que\s+risque[- ]t[- ](on|il|elle)|quels?\s+risques?\s+(on\s+court|encour\w*|pour\s+(nous|moi|l.entreprise))"
-              r"|what\s+(do|could|would|can|will)\s+(we|i|they|the\s+company)\s+risk|what\s+are\s+we\s+risking"
-              r"|what\s+(are\s+)?the\s+(risks|consequences)\s+(for\s+(us|me|the\s+company)|if)")
 SANCTION_QUERY = re.compile(r"\b(sanction\w*|amendes?|condamn\w*|penalit\w*|" + _FINE_PENALTY + r"|penalt\w*|penalised|"
-                            r"penalized|deliberation|san-\d{4}|" + RISK_ASKED + r")", re.I)
+                            r"penalized|deliberation|san-\d{4})", re.I)
 
 
 def asks_about_sanctions(question: str) -> bool:
@@ -43,7 +36,7 @@ _AMOUNT = re.compile(
     r"(fine|amende|sanction)s?\s+(max|maximum)|what\s+(fine|penalt)|quelle\s+(amende|sanction)|"
     r"(worst|biggest|highest|largest|heaviest)\s+(possible\s+)?(gdpr\s+)?(fine|penalt)|"
     r"how\s+much\s+(can|could|would|will|might)\s+(the\s+cnil|they|the\s+regulator|an?\s+\w+)\s+fine|"
-    r"risque\w*\s+quoi\s+comme\s+(sanction|amende)|amendes?\s+(la\s+plus|maxi\w*|record)|" + RISK_ASKED + r")")
+    r"risque\w*\s+quoi\s+comme\s+(sanction|amende)|amendes?\s+(la\s+plus|maxi\w*|record))")
 _DEADLINE = re.compile(
     r"\b(combien\s+de\s+(temps|jours|mois|ans|annees|heures|semaines)|(quel|dans\s+quel(s)?|sous\s+quel)\s+delais?|"
     r"delais?|jusqu.a\s+quand|quelle\s+duree|duree\s+(de|max)|a\s+partir\s+de\s+quand|des\s+quand|"
