@@ -223,7 +223,7 @@ def test_fine_as_okay_is_not_a_question_about_sanctions(question, sanction):
 
 
 def test_a_deadline_is_not_corrected_by_a_retention_period_nor_the_reverse():
-    from assistant.answer.premises import duration_kind
+    from assistant.retrieval.query import duration_kind
 
     q = "Is it true that we must delete a former customer's file within 48 hours, invoices included?"
     info = analyze_question(q)

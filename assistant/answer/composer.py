@@ -410,7 +410,7 @@ class Composer:
         claim = next((x for x in CLAUSE_BREAK.split(folded) if words in x), "")
         claim = claim.replace(words, " ")  # the claim's topic, not its figure ("jours" is not a topic)
         stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze(CLAIM_WORDS, lang))
-        best, best_rel, through_phrasing = None, CLAIM_DURATION_TOPIC, False
+        best, best_answer, best_rel, through_phrasing = None, "", CLAIM_DURATION_TOPIC, False
         for h in hits[1:5]:
             c = h.chunk
             if c.kind != "faq" or c.lang != lang or c.group == hits[0].chunk.group:
@@ -425,13 +425,12 @@ class Composer:
             rel = max([own] + [self.relevance(stems, f"{text} {answer}", lang)
                                for text in self.questions.get((c.group, c.lang), ())])
             if rel > best_rel:
-                best, best_rel, through_phrasing = c, rel, own <= CLAIM_DURATION_TOPIC
+                best, best_answer, best_rel, through_phrasing = c, answer, rel, own <= CLAIM_DURATION_TOPIC
         if best is None:
             return None, None
         # Matched only through another phrasing, the claim must be read as a deadline or as how long something
         # is kept ("garder les enregistrements 6 mois"), and the source's figure must not be of the other kind.
-        found = check_duration(question, info, lang, first_paragraph(best.text), reported=True,
-                               same_kind=through_phrasing)
+        found = check_duration(question, info, lang, best_answer, reported=True, same_kind=through_phrasing)
         return (found, best) if found is not None else (None, None)
 
     def _claimed_topic_article(self, question: str, info: QuestionInfo, hits: list[Hit], lang: str) -> int | None:
@@ -446,7 +445,7 @@ class Composer:
             return None
         # The clause that names the article: "l'article 30 oblige à faire une AIPD pour chaque fichier".
         claim = next((x for x in CLAUSE_BREAK.split(question) if re.search(rf"\b{named[0]}\b", x)), "")
-        stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze("RGPD GDPR article", lang))
+        stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze(CLAIM_WORDS, lang))
         best, best_rel = None, CLAIM_TOPIC
         for h in hits[:5]:
             c = h.chunk

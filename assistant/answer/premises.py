@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..retrieval.query import QuestionInfo, duration_spans, is_age
+from ..retrieval.query import QuestionInfo, duration_kind, duration_spans, is_age
 from ..retrieval.text import fold
 from ..texts import N_, translate
 
@@ -67,29 +67,6 @@ NO_FIXED = re.compile(r"\b(pas\s+de\s+duree\s+(unique|fixe|generale)|aucune\s+du
 # Reported speech ("my partner says we have 15 days"): a claim too, but checked only against an item
 # whose own question and answer cover the claim's topic (the lead may be about something else).
 REPORTED = re.compile(r"\bdi(t|sent)\s+qu|\bsays?\s+(that|we)\b|\btold\s+(me|us)\b|\baffirme")
-
-
-# What a duration measures, from the words before it: a deadline to act ("within 72 hours", "sous 15 jours")
-# or how long something is kept ("kept for 10 years", "conserver 3 ans"). A deadline never corrects a
-# retention period, nor the reverse.
-_DEADLINE_BEFORE = re.compile(r"\b(within|under|no\s+later\s+than|sous|dans|d.ici|au\s+plus\s+tard|delai|deadline)"
-                              r"(\s+(un|une|les|le|la|a|the|de|d.un|d.une|maximal|maximum|of))*\s*(d.)?$")
-_KEPT_BEFORE = re.compile(r"\b(kept|keep|keeping|retain\w*|stored?|garde\w*|conserv\w*|archiv\w*)\b[^.;:]{0,45}$"
-                          r"|\b(for|pendant|durant|during)(\s+(un|une|les|le|la|a|the|de|up\s+to|jusqu.a))*\s*$")
-
-
-def duration_kind(text: str, words: str) -> str:
-    """'deadline', 'kept' or '' (unknown) for the duration ``words`` in ``text``."""
-    folded, span = fold(text), fold(words)
-    at = folded.find(span)
-    if at < 0:
-        return ""
-    before = folded[max(0, at - 60):at]
-    if _DEADLINE_BEFORE.search(before):
-        return "deadline"
-    if _KEPT_BEFORE.search(before):
-        return "kept"
-    return ""
 
 
 def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: str,

@@ -192,8 +192,11 @@ def is_age(text: str, words: str) -> bool:
     # A small number of years in a sentence about an age ("la France a fixe l'age a 15 ans : le RGPD
     # retient 16 ans par defaut") is an age too, even where the words just before it do not say so.
     number = re.match(r"\d+", span)
-    if not number or int(number.group()) > 21 or _PERIOD_BEFORE.search(folded[max(0, at - 30):at]):
+    if not number or int(number.group()) > 21:
         return False
+    kind = duration_kind(text, words)
+    if kind == "kept" or (kind == "deadline" and not _UNDER_BEFORE.search(folded[max(0, at - 12):at])):
+        return False  # "kept 3 years", "within 2 years": a period, whatever the sentence is about
     stops = [m.end() for m in _SENTENCE_END.finditer(folded, 0, at)]
     end = _SENTENCE_END.search(folded, at)
     return bool(_AGE_WORD.search(folded[stops[-1] if stops else 0:end.start() if end else len(folded)]))
@@ -201,9 +204,30 @@ def is_age(text: str, words: str) -> bool:
 
 _AGE_WORD = re.compile(r"\b(l.age|ages?|majorite|years?\s+old|year-olds?|ans\s+revolus)\b")
 _SENTENCE_END = re.compile(r"(?<!\bart)(?<!\bal)(?<!\bp)\.(?=\s|$)|[;?!\n]")
-# Words that make the figure after them a period, whatever the sentence is about ("kept 3 years").
-_PERIOD_BEFORE = re.compile(r"\b(kept|keep|stored?|retain\w*|conserv\w*|gard\w*|archiv\w*|pendant|durant|for|during|"
-                            r"within|dans|delai|after|apres|depuis|since)\s+((\w+|d.\w+)\s+){0,2}$")
+_UNDER_BEFORE = re.compile(r"\b(sous|under)\s*$")  # "sans descendre sous 13 ans": an age, not a deadline
+
+
+# What a duration measures, from the words before it: a deadline to act ("within 72 hours", "sous 15 jours")
+# or how long something is kept ("kept for 10 years", "conserver 3 ans"). A deadline never corrects a
+# retention period, nor the reverse.
+_DEADLINE_BEFORE = re.compile(r"\b(within|under|no\s+later\s+than|sous|dans|d.ici|au\s+plus\s+tard|delai|deadline)"
+                              r"(\s+(un|une|les|le|la|a|the|de|d.un|d.une|maximal|maximum|of))*\s*(d.)?$")
+_KEPT_BEFORE = re.compile(r"\b(kept|keep|keeping|retain\w*|stored?|garde\w*|conserv\w*|archiv\w*)\b[^.;:]{0,45}$"
+                          r"|\b(for|pendant|durant|during)(\s+(un|une|les|le|la|a|the|de|up\s+to|jusqu.a))*\s*$")
+
+
+def duration_kind(text: str, words: str) -> str:
+    """'deadline', 'kept' or '' (unknown) for the duration ``words`` in ``text``."""
+    folded, span = fold(text), fold(words)
+    at = folded.find(span)
+    if at < 0:
+        return ""
+    before = folded[max(0, at - 60):at]
+    if _DEADLINE_BEFORE.search(before):
+        return "deadline"
+    if _KEPT_BEFORE.search(before):
+        return "kept"
+    return ""
 
 
 def durations_in(text: str) -> list[float]:
