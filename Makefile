@@ -19,6 +19,8 @@ $(BIN)/.installed: pyproject.toml setup.py
 	# CPU build of torch first: a bare `torch` would pull several GB of CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
+	# The embedding model's ONNX export, once per machine (ASSISTANT_MODEL_CACHE), not in every index build.
+	$(BIN)/gdpr-assistant models prepare
 	touch $@
 
 $(BIN)/.installed-dev: $(BIN)/.installed

@@ -249,10 +249,14 @@ FIELDS: tuple[Setting, ...] = (
     Setting("embedding_model", "ASSISTANT_EMBEDDING_MODEL", str, "",
             "Path of a sentence-transformers model; empty means the packaged all-MiniLM-L6-v2 (offline)."),
     Setting("embedding_runtime", "ASSISTANT_EMBEDDING_RUNTIME", str, "onnx",
-            "`onnx` (the model exported once to ONNX into the data dir's models/ folder and run by ONNX Runtime: "
+            "`onnx` (the model exported once per machine to ONNX, see ASSISTANT_MODEL_CACHE, and run by ONNX Runtime: "
             "same vectors, no torch import, so a re-index or a CLI command starts in a second) or `torch` "
             "(sentence-transformers itself). Both give the same vectors: an index serves with either.",
             choices=("onnx", "torch")),
+    Setting("model_cache", "ASSISTANT_MODEL_CACHE", str, "",
+            "Where the embedding model's ONNX export is kept, once per machine (`gdpr-assistant models prepare`, "
+            "run by `make install`; a missing export is made on first use). Empty means "
+            "$XDG_CACHE_HOME/gdpr-assistant, else ~/.cache/gdpr-assistant."),
     Setting("embedding_max_tokens", "ASSISTANT_EMBEDDING_MAX_TOKENS", int, 0,
             "Tokens of a text the embedding model reads (the rest is still searched by BM25); 0 means the "
             "model's own limit (256). 128 embeds the corpus about 1.7 times faster but ranked worse on the "
@@ -407,6 +411,7 @@ class Settings:
     embedder: str
     embedding_model: str
     embedding_runtime: str
+    model_cache: str
     embedding_max_tokens: int
     embedding_bulk_precision: str
     top_k: int
@@ -542,6 +547,14 @@ class Settings:
     def mail_dir(self) -> Path:
         """Where development e-mails are written (.eml) when no SMTP_URL is set."""
         return self.data_dir / "mail"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where the ONNX export of the embedding model lives (shared by every data dir of the machine)."""
+        if self.model_cache:
+            return Path(self.model_cache).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "gdpr-assistant"
 
     @property
     def embedding_model_path(self) -> str:

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +204,38 @@ def test_the_bulk_precision_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "fp16")
     with pytest.raises(ConfigError, match="ASSISTANT_EMBEDDING_BULK_PRECISION"):
         Settings.from_env()
+
+
+def test_models_prepare_exports_once_per_machine_outside_the_data_dir(runner, tmp_path):
+    from assistant.cli import cli
+
+    cache, data = tmp_path / "cache", tmp_path / "data"
+    env = {"ASSISTANT_MODEL_CACHE": str(cache), "ASSISTANT_DATA_DIR": str(data)}
+    first = runner.invoke(cli, ["models", "prepare"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "exported" in first.output
+    exported = list(cache.glob("*.onnx"))
+    assert len(exported) == 1 and exported[0].stat().st_size > 1_000_000
+    again = runner.invoke(cli, ["models", "prepare"], env=env)
+    assert again.exit_code == 0 and again.output.startswith("ready:")
+    # An index build (any data dir) finds the export there instead of making its own.
+    settings = Settings.from_env(environ=env)
+    assert make_embedder(settings).onnx_path == exported[0]
+    assert not (data / "models").exists()
+
+
+def test_models_prepare_says_which_setting_to_fix_when_the_cache_cannot_be_made(runner, tmp_path):
+    from assistant.cli import cli
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    r = runner.invoke(cli, ["models", "prepare"], env={"ASSISTANT_MODEL_CACHE": str(blocker / "cache")})
+    assert r.exit_code == 2
+    assert "ASSISTANT_MODEL_CACHE" in r.output
+
+
+def test_model_cache_defaults_to_the_user_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert Settings.from_env(environ={}).model_cache_dir == tmp_path / "gdpr-assistant"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert Settings.from_env(environ={}).model_cache_dir == Path.home() / ".cache" / "gdpr-assistant"

@@ -5,7 +5,7 @@
     purge.py   purge (the retention registry)            serve.py  serve
     users.py   users create | list | disable            keys.py   keys rotate | generate
     jobs.py    worker, jobs run-periodic | list
-    partners.py partners load-demo | list
+    partners.py partners load-demo | list                models.py models prepare
 
 Commands build the services they need with ``assistant.container``. Every error ends as one line on
 standard error and a non-zero exit code (2 for bad input or settings, 1 otherwise).
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     return cli.main(args=argv, standalone_mode=False)
 
 
-from . import ask, corpus, db, index, jobs, keys, newsletter, partners, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
+from . import ask, corpus, db, index, jobs, keys, models, newsletter, partners, purge, serve, users  # noqa: E402  (each registers its commands on `cli`)
 
-__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "newsletter", "partners", "purge", "serve", "settings_of",
+__all__ = ["ask", "cli", "corpus", "db", "index", "jobs", "keys", "main", "models", "newsletter", "partners", "purge", "serve", "settings_of",
            "users"]

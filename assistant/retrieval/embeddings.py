@@ -432,6 +432,6 @@ def make_embedder(settings) -> SentenceTransformerEmbedder | OnnxEmbedder:
                                            measure_bulk=settings.embedding_bulk_precision == "auto")
     bulk = SentenceTransformerEmbedder(settings.embedding_model_path, threads=settings.torch_threads,
                                        max_tokens=settings.embedding_max_tokens, bf16=True) if bf16 else None
-    return OnnxEmbedder(settings.embedding_model_path, settings.data_dir / "models", threads=settings.torch_threads,
+    return OnnxEmbedder(settings.embedding_model_path, settings.model_cache_dir, threads=settings.torch_threads,
                         max_tokens=settings.embedding_max_tokens, bulk=bulk,
                         measure_bulk=settings.embedding_bulk_precision == "auto")
