@@ -57,6 +57,39 @@ def test_bm25_ranks_the_matching_document_first():
     assert again.search("erasure", 1)[0][0] == "b"
 
 
+def _bm25_reference(idx, query, n, extra=()):
+    """Okapi BM25 term by term, as the index computed it before it was vectorised."""
+    from collections import Counter, defaultdict
+
+    from assistant.retrieval.text import analyze
+
+    weights = Counter({t: 1.0 for t in analyze(query, idx.lang)})
+    for t in analyze(" ".join(extra), idx.lang):
+        weights[t] = max(weights[t], 0.5)
+    scores = defaultdict(float)
+    for term, w in weights.items():
+        for doc, tf in idx.postings.get(term, []):
+            norm = idx.k1 * (1 - idx.b + idx.b * idx.lengths[doc] / idx.avgdl)
+            scores[doc] += idx.idf[term] * w * tf * (idx.k1 + 1) / (tf + norm)
+    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [(idx.ids[d], s) for d, s in best]
+
+
+def test_bm25_scores_are_those_of_the_formula_to_the_last_bit_with_ties_in_index_order():
+    docs = [(f"d{i}", text) for i, text in enumerate([
+        "Notification d'une violation de données dans les 72 heures à la CNIL",
+        "Le droit à l'effacement des données personnelles",
+        "Le droit à l'effacement des données personnelles",  # a tie: index order decides
+        "Désignation du délégué à la protection des données, les données des salariés",
+        "Durée de conservation des données des candidats, des CV et des entretiens",
+        "Vidéosurveillance des salariés : information, durée de conservation des images"])]
+    idx = BM25Index.build("fr", docs)
+    for query, n, extra in [("effacement des données", 10, ()), ("données", 3, ()),
+                            ("conservation des CV", 5, ("durée",)), ("zèbre", 5, ())]:
+        assert idx.search(query, n, list(extra)) == _bm25_reference(idx, query, n, extra)
+    assert [cid for cid, _ in idx.search("effacement", 2)] == ["d1", "d2"]
+
+
 def test_bm25_rebuilt_from_a_previous_build_s_term_counts_is_the_same_index(monkeypatch):
     """A re-index reuses the analysis of unchanged chunks: same scores, and only new text is analysed."""
     docs = [("a", "Notification d'une violation de données dans les 72 heures"),
@@ -140,3 +173,14 @@ def test_dedupe_keeps_group_score_and_prefers_question_language():
     assert [(c.id, s) for c, s in out] == [("fr33", 0.9), ("en34", 0.7)]
     out_en = dedupe_by_group(scored, "en")
     assert [c.id for c, _ in out_en] == ["en33", "en34"]
+
+
+def test_chunk_stems_primed_from_the_lexical_index_are_the_analysis_of_the_text(monkeypatch):
+    from assistant.retrieval import rerank
+    from assistant.retrieval.text import analyze
+
+    monkeypatch.setattr(rerank, "_STEMS", {})
+    docs = {"fr": [("f1", "Durée de conservation des données des candidats"), ("f2", "Le droit d'opposition")],
+            "en": [("e1", "Retention of candidates' data after recruitment")]}
+    rerank.prime_chunk_stems({lang: BM25Index.build(lang, items) for lang, items in docs.items()})
+    assert rerank._STEMS == {cid: set(analyze(text, lang)) for lang, items in docs.items() for cid, text in items}

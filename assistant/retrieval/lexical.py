@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter, defaultdict
+
+import numpy as np
 
 from .text import analyze
 
@@ -23,7 +24,8 @@ class BM25Index:
         self.avgdl = (sum(lengths) / n) if n else 1.0
         self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in postings.items()}
         # Each document's length normalisation, computed once (the same floats as inline).
-        self._norm = [k1 * (1 - b + b * dl / self.avgdl) for dl in lengths]
+        self._norm = np.array([k1 * (1 - b + b * dl / self.avgdl) for dl in lengths], dtype=np.float64)
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # term -> (doc indexes, term frequencies)
 
     @classmethod
     def build(cls, lang: str, items: list[tuple[str, str]],
@@ -61,17 +63,32 @@ class BM25Index:
         # Expansion terms count half: they widen recall without drowning the user's own words.
         for t in analyze(" ".join(extra_terms or []), self.lang):
             weights[t] = max(weights[t], 0.5)
-        scores: dict[int, float] = defaultdict(float)
-        k1p, norm = self.k1 + 1, self._norm
+        # Vectorised over each term's postings, with the same floating-point operations in the same
+        # order as the per-posting loop it replaces, so the scores are the same to the last bit.
+        scores = np.zeros(len(self.ids), dtype=np.float64)
+        touched = np.zeros(len(self.ids), dtype=bool)
+        k1p = self.k1 + 1
         for term, w in weights.items():
+            arrays = self._postings_arrays(term)
+            if arrays is None:
+                continue
+            docs, tf = arrays
+            scores[docs] += self.idf[term] * w * tf * k1p / (tf + self._norm[docs])
+            touched[docs] = True
+        found = np.flatnonzero(touched)
+        # Best first; equal scores by index order (a stable, fixed tie-break).
+        order = found[np.lexsort((found, -scores[found]))][:n]
+        return [(self.ids[d], float(scores[d])) for d in order]
+
+    def _postings_arrays(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        arrays = self._arrays.get(term)
+        if arrays is None:
             plist = self.postings.get(term)
             if not plist:
-                continue
-            idf = self.idf[term] * w
-            for doc, tf in plist:
-                scores[doc] += idf * tf * k1p / (tf + norm[doc])
-        best = heapq.nsmallest(n, scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(self.ids[d], s) for d, s in best]
+                return None
+            a = np.asarray(plist, dtype=np.int64)
+            arrays = self._arrays[term] = (a[:, 0], a[:, 1].astype(np.float64))
+        return arrays
 
     def share_containing(self, stems: list[str]) -> float:
         """Share of the indexed chunks that contain every one of ``stems``."""

@@ -179,6 +179,14 @@ class FeatureSpace:
 _STEMS: dict[str, set[str]] = {}
 
 
+def prime_chunk_stems(lexical: dict) -> None:
+    """Fill the chunk stems from the lexical indexes' term counts (the same ``analyze`` of the same
+    text), so the build's worker processes inherit them instead of each computing them again."""
+    for idx in lexical.values():
+        for cid, counts in idx.term_counts().items():
+            _STEMS.setdefault(cid, set(counts))
+
+
 def _chunk_stems(chunk: Chunk) -> set[str]:
     s = _STEMS.get(chunk.id)
     if s is None:

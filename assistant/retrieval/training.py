@@ -27,7 +27,7 @@ import numpy as np
 
 from ..types import SourceDoc
 from .parallel import split_map
-from .rerank import FEATURES, MONOTONE, Ranker
+from .rerank import FEATURES, MONOTONE, Ranker, prime_chunk_stems
 from .text import detect_language, fold
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ def ranker_blocks(settings, embedder, store, data, docs: list[SourceDoc], texts)
     from .retriever import HybridRetriever
 
     retriever = HybridRetriever(settings, embedder, store, index=data)
+    prime_chunk_stems(data.lexical)
     groups = {c.doc_id: c.group for c in data.chunks.values()}
     corpus, users = corpus_queries(docs, groups), user_queries()
     corpus += paraphrase_queries(set(groups.values()))
