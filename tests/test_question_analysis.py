@@ -70,6 +70,11 @@ def test_key_fact_detectors():
     ("Une TPE est-elle dispensée de registre ?", "Une TPE doit-elle tenir un registre ?", "opposite"),
     ("Are work emails outside the GDPR?", "Are work email addresses personal data?", "opposite"),
     ("Is it forbidden to record calls?", "Is it prohibited to record calls?", "same"),
+    # No modal verb on either side: a bare "not" does not make the visitor's question the source's turned
+    # round (the wrong "Yes" this gave: "zero profit, so the CNIL cannot fine us much, right?" -> "Yes").
+    ("We have almost zero profit, so in practice the CNIL cannot fine us much, right?",
+     "Is the maximum GDPR fine 4% of profit?", "unknown"),
+    ("Isn't an IP address personal data?", "Is an IP address personal data?", "unknown"),
 ])
 def test_polarity_relation(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation

@@ -123,6 +123,13 @@ def relate(visitor: str, source_question: str) -> str:
     mv, ms = modality(visitor), modality(source_question)
     nv, ns = negated(visitor), negated(source_question)
     if mv == ms:
+        if not mv and nv != ns and not (NEGATIVE_PREDICATE.search(asked(visitor)) or
+                                        NEGATIVE_PREDICATE.search(asked(source_question))):
+            # Without a modal verb on either side, a bare "not" does not show that the two ask the same
+            # thing the other way round: "...so the CNIL cannot fine us much, right?" is not the opposite
+            # of "Is the maximum fine 4 % of profit?". A word that means the negation ("échappe au RGPD",
+            # "exempt") does. No word is safer than the wrong one: the source's own question is quoted.
+            return "unknown"
         return "same" if nv == ns else "opposite"
     if {mv, ms} == {"permission", "obligation"} and nv != ns:
         # "Can we do it without X?" / "Can we not do X?" is the negation of "Is X required?".
