@@ -75,6 +75,12 @@ def test_key_fact_detectors():
     ("We have almost zero profit, so in practice the CNIL cannot fine us much, right?",
      "Is the maximum GDPR fine 4% of profit?", "unknown"),
     ("Isn't an IP address personal data?", "Is an IP address personal data?", "unknown"),
+    # "Is that OK?" after a description asks about the visitor's practice, not the general case.
+    ("IT set the phone system to record 100% of calls and keep them indefinitely. Is that OK under French rules?",
+     "Can we record phone calls with customers?", "unknown"),
+    ("On filme la caisse en continu, c'est légal ?", "Peut-on filmer les salariés à leur poste de travail ?",
+     "unknown"),
+    ("Can we record calls with customers?", "Can we record phone calls with customers?", "same"),
 ])
 def test_polarity_relation(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation

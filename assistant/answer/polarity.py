@@ -49,6 +49,13 @@ CAUSAL = re.compile(r"[,;]?\s+\b(vu\s+que|parce\s+que|puisque|puisqu|car|etant\s
 # question gets no bare yes/no.
 ALTERNATIVE = re.compile(r"\b(ou|or)\s+(c.est|est[- ]ce|est[- ]il|est[- ]elle|is|are|do|does|toujours|bien|plutot|rather|"
                          r"faut[- ]il|doit[- ]on|peut[- ]on|can|must|should)\b")
+# "Is that OK?" / "c'est légal ?" after a description asks about the visitor's own practice (all calls
+# recorded, kept forever), not the general case the source answers ("Can we record calls?" -> "Yes,
+# occasionally and for a purpose"): a bare "Yes" would approve what the conditions may rule out.
+PRACTICE = re.compile(r"\b(?:is\s+(?:that|this|it)|are\s+(?:these|those|they)|would\s+(?:that|this|it)\s+be|"
+                      r"(?:est[- ]ce\s+que\s+)?(?:c\s*'?\s*est|ca\s+(?:passe|va)|cela\s+est)|ca\s+(?:passe|va))\s+"
+                      r"(?:(?:bien|vraiment|really|actually|still|even|alors|du\s+coup)\s+)?"
+                      r"(?:ok|okay|fine|legal|legale|lawful|allowed|permitted|compliant|conforme|autorise|permis|bon|jouable|possible)\b")
 NUMBER_SIGN = re.compile(r"\bn\s*[°º]|\bno\.\s*(?=\d)")
 
 
@@ -118,7 +125,7 @@ def qualifier(text: str) -> str:
 
 def relate(visitor: str, source_question: str) -> str:
     """How the visitor's question relates to the source's: 'same', 'opposite' or 'unknown'."""
-    if ALTERNATIVE.search(asked(visitor)):
+    if ALTERNATIVE.search(asked(visitor)) or PRACTICE.search(asked(visitor)):
         return "unknown"
     mv, ms = modality(visitor), modality(source_question)
     nv, ns = negated(visitor), negated(source_question)
