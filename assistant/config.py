@@ -254,8 +254,9 @@ FIELDS: tuple[Setting, ...] = (
             "(sentence-transformers itself). Both give the same vectors: an index serves with either.",
             choices=("onnx", "torch")),
     Setting("model_cache", "ASSISTANT_MODEL_CACHE", str, "",
-            "Where the embedding model's ONNX export is kept, once per machine (`gdpr-assistant models prepare`, "
-            "run by `make install`; a missing export is made on first use). Empty means "
+            "Where the embedding model's ONNX export and this machine's bulk precision choice are kept, once per "
+            "machine (`gdpr-assistant models prepare`, run by `make install`; what is missing is made on first "
+            "use). Empty means "
             "$XDG_CACHE_HOME/gdpr-assistant, else ~/.cache/gdpr-assistant."),
     Setting("embedding_max_tokens", "ASSISTANT_EMBEDDING_MAX_TOKENS", int, 0,
             "Tokens of a text the embedding model reads (the rest is still searched by BM25); 0 means the "
@@ -265,8 +266,8 @@ FIELDS: tuple[Setting, ...] = (
     Setting("embedding_bulk_precision", "ASSISTANT_EMBEDDING_BULK_PRECISION", str, "auto",
             "Arithmetic of bulk embedding (an index build, 64 texts or more; a question is always embedded in "
             "float32): `bf16` (torch autocast to bfloat16: about 1.9 times faster on a CPU with AVX-512 BF16 or "
-            "AMX, vectors within cosine 0.9999 of float32), `fp32`, or `auto` (when the CPU lists bf16, the first "
-            "bulk batch times both on 64 texts and keeps the faster: a virtual Xeon with AVX-512 BF16 but no AMX "
+            "AMX, vectors within cosine 0.9999 of float32), `fp32`, or `auto` (when the CPU lists bf16, both are "
+            "timed on 64 texts once per machine and the faster is kept in the model cache: a virtual Xeon with AVX-512 BF16 but no AMX "
             "ran bf16 1.2-1.4 times slower than float32).",
             choices=("auto", "bf16", "fp32")),
     Setting("top_k", "ASSISTANT_TOP_K", int, 5,

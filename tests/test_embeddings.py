@@ -141,7 +141,7 @@ def test_auto_keeps_bfloat16_only_where_it_measures_faster(model_path, onnx_dir)
     expected = plain.embed_documents(texts)
 
     slow = _Bulk(expected, delay=1.0)
-    onnx = OnnxEmbedder(model_path, onnx_dir, bulk=slow, measure_bulk=True)
+    onnx = OnnxEmbedder(model_path, onnx_dir, bulk=slow, measure_bulk=True, remember_choice=False)
     assert np.allclose(onnx.embed_documents(texts), expected, atol=1e-6)
     assert onnx.bulk is None and onnx.bulk_choice["precision"] == "fp32"
     assert onnx.bulk_choice["measured_seconds"]["bf16"] >= 1.0
@@ -150,7 +150,7 @@ def test_auto_keeps_bfloat16_only_where_it_measures_faster(model_path, onnx_dir)
     assert slow.calls == calls  # decided once: later batches no longer go to the slower one
 
     quick = _Bulk(expected, delay=0.0)
-    onnx = OnnxEmbedder(model_path, onnx_dir, bulk=quick, measure_bulk=True)
+    onnx = OnnxEmbedder(model_path, onnx_dir, bulk=quick, measure_bulk=True, remember_choice=False)
     onnx.embed_documents(texts)
     assert onnx.bulk is quick and onnx.bulk_choice["precision"] == "bf16"
     calls = quick.calls
@@ -210,7 +210,8 @@ def test_models_prepare_exports_once_per_machine_outside_the_data_dir(runner, tm
     from assistant.cli import cli
 
     cache, data = tmp_path / "cache", tmp_path / "data"
-    env = {"ASSISTANT_MODEL_CACHE": str(cache), "ASSISTANT_DATA_DIR": str(data)}
+    env = {"ASSISTANT_MODEL_CACHE": str(cache), "ASSISTANT_DATA_DIR": str(data),
+           "ASSISTANT_EMBEDDING_BULK_PRECISION": "fp32"}  # the timing is tested below, with fakes
     first = runner.invoke(cli, ["models", "prepare"], env=env)
     assert first.exit_code == 0, first.output
     assert "exported" in first.output
@@ -222,6 +223,28 @@ def test_models_prepare_exports_once_per_machine_outside_the_data_dir(runner, tm
     settings = Settings.from_env(environ=env)
     assert make_embedder(settings).onnx_path == exported[0]
     assert not (data / "models").exists()
+
+
+def test_the_bulk_precision_choice_is_timed_once_per_machine_and_kept(model_path, tmp_path, onnx_dir):
+    """Timed once, the choice is kept in the model cache: later builds skip the timing and choose the same,
+    so two builds on one machine embed alike. A cache that cannot be written only costs a new timing."""
+    import shutil
+
+    shutil.copy2(OnnxEmbedder(model_path, onnx_dir).onnx_path, tmp_path)  # the export, without exporting again
+    texts = [f"Can we keep the CV of candidate {i} for two years?" for i in range(BULK_MIN)]
+    expected = OnnxEmbedder(model_path, tmp_path).embed_documents(texts)
+    quick = _Bulk(expected, delay=0.0)
+    first = OnnxEmbedder(model_path, tmp_path, bulk=quick, measure_bulk=True)
+    assert first.prepare_bulk(texts)["precision"] == "bf16" and quick.calls > 1
+    assert json.loads(first.choice_path.read_text())["precision"] == "bf16"
+    slow = _Bulk(expected, delay=1.0)  # would lose a new timing: the kept choice is used instead
+    later = OnnxEmbedder(model_path, tmp_path, bulk=slow, measure_bulk=True)
+    later.embed_documents(texts)
+    assert later.bulk is slow and slow.calls == 1 and later.bulk_choice["remembered"] == first.choice_path.name
+    first.choice_path.write_text("not json")  # a damaged file is timed again, not trusted
+    again = OnnxEmbedder(model_path, tmp_path, bulk=_Bulk(expected, delay=1.0), measure_bulk=True)
+    again.embed_documents(texts)
+    assert again.bulk is None and json.loads(first.choice_path.read_text())["precision"] == "fp32"
 
 
 def test_models_prepare_says_which_setting_to_fix_when_the_cache_cannot_be_made(runner, tmp_path):

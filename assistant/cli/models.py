@@ -1,4 +1,4 @@
-"""`models prepare`: export the embedding model to ONNX once per machine (what `make install` runs)."""
+"""`models prepare`: what the embedding model needs once per machine (what `make install` runs)."""
 
 from __future__ import annotations
 
@@ -17,24 +17,37 @@ def models():
 @models.command("prepare")
 @click.pass_context
 def models_prepare(ctx):
-    """Export the embedding model to ONNX if it is not exported yet (a one-time step of about 10-15 s that
-    an index build or the first question would otherwise pay)."""
+    """Export the embedding model to ONNX and time bulk embedding in bfloat16 against float32 (when the CPU
+    lists bfloat16), once per machine: one-time steps of about 10-20 s that the first index build would
+    otherwise pay."""
+    from ..corpus.chunking import chunk_all
+    from ..corpus.loader import load_corpus
     from ..errors import ConfigError
-    from ..retrieval.embeddings import OnnxEmbedder
+    from ..retrieval.embeddings import OnnxEmbedder, make_embedder
 
     s = settings_of(ctx)
     if s.embedder != "model" or s.embedding_runtime != "onnx":
         click.echo(f"nothing to prepare: the embedder is {s.embedder!r}, runtime {s.embedding_runtime!r}")
-        return
-    onnx = OnnxEmbedder(s.embedding_model_path, s.model_cache_dir, max_tokens=s.embedding_max_tokens)
-    if onnx.onnx_path.exists():
-        click.echo(f"ready: {onnx.onnx_path}")
         return
     try:
         s.model_cache_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"cannot create the model cache {s.model_cache_dir} ({e}): set ASSISTANT_MODEL_CACHE "
                           "to a writable directory") from e
+    embedder = make_embedder(s)
+    assert isinstance(embedder, OnnxEmbedder)
     t0 = time.perf_counter()
-    onnx.embed_query("ready")  # exports, loads and runs the graph once
-    click.echo(f"exported {onnx.onnx_path} in {time.perf_counter() - t0:.1f} s")
+    if embedder.onnx_path.exists():
+        click.echo(f"ready: {embedder.onnx_path}")
+    else:
+        embedder.embed_query("ready")  # exports, loads and runs the graph once
+        click.echo(f"exported {embedder.onnx_path} in {time.perf_counter() - t0:.1f} s")
+    if embedder.measure_bulk:
+        t0 = time.perf_counter()
+        texts = sorted((c.search_text for c in chunk_all(load_corpus(s.corpus_dir), [])), key=len)
+        choice = embedder.prepare_bulk(texts)
+        seconds = choice.get("measured_seconds", {})
+        how = (f"kept from {embedder.choice_path}" if choice.get("remembered") else
+               f"timed in {time.perf_counter() - t0:.1f} s (bf16 {seconds.get('bf16')} s, fp32 {seconds.get('fp32')} s "
+               f"on {choice.get('sample')} texts)")
+        click.echo(f"bulk embedding precision: {choice['precision']}, {how}")

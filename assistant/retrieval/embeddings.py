@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -29,6 +30,7 @@ class Embedder(Protocol):
         """Vector for one query."""
 
 
+log = logging.getLogger(__name__)
 _MODELS: dict[str, object] = {}
 _LOCK = threading.Lock()
 
@@ -190,7 +192,8 @@ class OnnxEmbedder:
     """
 
     def __init__(self, model_path: str, cache_dir: Path, batch_size: int = 64, threads: int = 0,
-                 max_tokens: int = 0, bulk: SentenceTransformerEmbedder | None = None, measure_bulk: bool = False):
+                 max_tokens: int = 0, bulk: SentenceTransformerEmbedder | None = None, measure_bulk: bool = False,
+                 remember_choice: bool = True):
         _check_model_dir(model_path)
         self.model_path = model_path
         self.bulk = bulk  # embeds large batches (an index build) when set: torch in bfloat16
@@ -199,6 +202,9 @@ class OnnxEmbedder:
         # Xeon without AMX, where ONNX in float32 was 1.2-1.4 times faster at every length).
         self.measure_bulk = measure_bulk and bulk is not None
         self.bulk_choice: dict = {} if self.measure_bulk else {"precision": "bf16" if bulk is not None else "fp32"}
+        # The choice is a property of the machine: timed once and kept beside the ONNX export, so every
+        # later build skips the timing (about 3 s) and makes the same choice, hence the same vectors.
+        self.remember_choice = remember_choice
         self.cache_dir = Path(cache_dir)
         self.batch_size = batch_size
         self.threads = threads
@@ -249,13 +255,50 @@ class OnnxEmbedder:
                 return self.bulk.embed_documents(texts)
         return self._embed(texts)
 
+    @property
+    def choice_path(self) -> Path:
+        """Where this machine's bulk precision choice is kept (named after the model and the machine)."""
+        return self.cache_dir / f"{_model_tag(self.model_path)}-bulk-{machine_tag()}.json"
+
     def _choose_bulk(self, texts: list[str]) -> None:
-        """Keep bfloat16 bulk embedding only if it is faster here than ONNX in float32 (timed once, on
-        ``BULK_MIN`` texts spread over the batch)."""
+        """Keep bfloat16 bulk embedding only if it is faster here than ONNX in float32 (timed once per
+        machine, on ``BULK_MIN`` texts spread over ``texts``, and remembered in the model cache)."""
         self.measure_bulk = False
-        keep, self.bulk_choice = choose_bf16(texts, self.bulk.embed_documents, self._embed)
+        known = self._remembered_choice()
+        if known is not None:
+            keep, self.bulk_choice = known["precision"] == "bf16", {**known, "remembered": self.choice_path.name}
+        else:
+            keep, self.bulk_choice = choose_bf16(texts, self.bulk.embed_documents, self._embed)
+            self._remember(self.bulk_choice)
         if not keep:
             self.bulk = None
+
+    def prepare_bulk(self, texts: list[str]) -> dict:
+        """Make (or read) this machine's bulk precision choice now, timed on ``texts`` (`models prepare`)."""
+        if self.measure_bulk:
+            self._choose_bulk(texts)
+        return self.bulk_choice
+
+    def _remembered_choice(self) -> dict | None:
+        if not self.remember_choice:
+            return None
+        try:
+            known = json.loads(self.choice_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return known if isinstance(known, dict) and known.get("precision") in ("bf16", "fp32") else None
+
+    def _remember(self, choice: dict) -> None:
+        if not self.remember_choice:
+            return
+        tmp = self.choice_path.with_name(f".{self.choice_path.name}.{os.getpid()}.tmp")
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(choice), encoding="utf-8")
+            os.replace(tmp, self.choice_path)
+        except OSError as e:  # a read-only cache: the next build times it again, nothing worse
+            log.warning("bulk precision choice not kept in %s: %s", self.cache_dir, e)
+            tmp.unlink(missing_ok=True)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         session, tok = self._load()
@@ -382,6 +425,27 @@ def limit_blas_threads() -> None:
         threadpool_limits(1, user_api="blas")
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
+
+
+def machine_tag() -> str:
+    """Short fingerprint of what decides embedding speed here: CPU model and flags, cores, runtimes' versions."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        info = ""
+    model = re.search(r"^model name\s*:\s*(.*)$", info, re.M)
+    flags = re.search(r"^flags\s*:\s*(.*)$", info, re.M)
+    versions = []
+    for pkg in ("torch", "onnxruntime"):
+        try:
+            from importlib.metadata import version
+
+            versions.append(f"{pkg}={version(pkg)}")
+        except Exception:  # noqa: BLE001 - a missing package is part of the fingerprint too
+            versions.append(f"{pkg}=none")
+    parts = [model.group(1) if model else "", " ".join(sorted((flags.group(1) if flags else "").split())),
+             str(os.cpu_count()), *versions]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
 
 
 def _model_tag(path: str) -> str:
