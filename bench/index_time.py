@@ -64,7 +64,7 @@ def main() -> None:
                "PYTHONPATH": str(ROOT), "ASSISTANT_MODEL_CACHE": str(work / "models")}
         rows = []
         prepare = run(["models", "prepare"], env)
-        rows.append(("models prepare (once per machine)", f"{prepare:.1f} s", "the ONNX export, which `make install` runs"))
+        rows.append(("models prepare (once per machine)", f"{prepare:.1f} s", "the ONNX export and the bfloat16/float32 timing, which `make install` runs"))
         scratch = []
         for i in range(args.scratch_rounds):
             if data.exists():
