@@ -15,7 +15,7 @@ COPY corpus ./corpus
 COPY web ./web
 # The ONNX export of the embedding model is made in the image, once, not by each container's first index.
 RUN pip install --no-cache-dir . && gdpr-assistant models prepare && rm -rf /src && useradd --system --uid 10001 assistant && mkdir -p /data \
-    && chown assistant /data
+    && chown assistant /data && chown -R assistant /opt/gdpr-assistant
 WORKDIR /data
 USER assistant
 EXPOSE 8000
