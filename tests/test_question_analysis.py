@@ -81,6 +81,15 @@ def test_key_fact_detectors():
     ("On filme la caisse en continu, c'est légal ?", "Peut-on filmer les salariés à leur poste de travail ?",
      "unknown"),
     ("Can we record calls with customers?", "Can we record phone calls with customers?", "same"),
+    # "Alone" means "without the parents": the same question as the "sans" beside it, not its opposite.
+    ("Le RGPD dit que dès 13 ans un ado peut consentir tout seul, donc on peut collecter les données des 13-14 ans "
+     "sans passer par les parents ?",
+     "En France, un jeune de 13 ou 14 ans peut-il s'inscrire seul à un service en ligne ?", "same"),
+    ("Can a 14-year-old sign up without their parents?",
+     "In France, can a 13- or 14-year-old sign up to an online service alone?", "same"),
+    ("Faut-il l'accord des parents pour inscrire un ado de 14 ans ?",
+     "Un jeune de 14 ans peut-il s'inscrire seul à un service en ligne ?", "opposite"),
+    ("Le registre est-il le seul document obligatoire ?", "Le registre est-il obligatoire ?", "same"),
 ])
 def test_polarity_relation(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation

@@ -30,6 +30,11 @@ NOT_REQUIRED_WORDS = r"exempt\w*|dispense\w*"
 COVERAGE = r"(?:du\s+|de\s+|the\s+)?(?:champ|rgpd|gdpr|perimetre|scope)"
 NOT_COVERED_WORDS = (r"echappe\w*|escape\w*|hors\s+" + COVERAGE + r"|exclue?s?\s+(?:du|de)\s+" + COVERAGE +
                      r"|outside\s+" + COVERAGE + r"|excluded\s+from\s+" + COVERAGE)
+# "Alone" asks "without anyone else": "un ado peut-il s'inscrire seul ?" is "sans ses parents ?". It is the
+# same negation as a "sans" beside it, not a second one that cancels it. "Le seul", "un seul" mean "only".
+ALONE = re.compile(r"\b(?:tout|toute|tous|toutes)\s+seule?s?\b|(?<!\ble )(?<!\bla )(?<!\bles )(?<!\bun )(?<!\bune )"
+                   r"(?<!\bmon )(?<!\bson )(?<!\bnotre )(?<!\bvotre )(?<!\bleur )\bseule?s?\b|\balone\b|"
+                   r"\bon\s+(?:his|her|their|its|my|our|your)\s+own\b|\bby\s+(?:him|her|them|my|our|your)sel(?:f|ves)\b")
 NOT_ALLOWED = re.compile(r"\b(" + NOT_ALLOWED_WORDS + r")\b")
 NOT_REQUIRED = re.compile(r"\b(" + NOT_REQUIRED_WORDS + r")\b")
 NEGATIVE_PREDICATE = re.compile(r"\b(" + "|".join((NOT_ALLOWED_WORDS, NOT_REQUIRED_WORDS, NOT_COVERED_WORDS)) + r")\b")
@@ -96,7 +101,7 @@ def negated(question: str) -> bool:
     Question tags ("ou pas ?", "non ?", "isn't it?") ask for confirmation; they negate nothing.
     """
     q = TAGS.sub(" ", asked(question)).replace("n'", "n ")
-    return bool(NEGATION.search(q)) != bool(NEGATIVE_PREDICATE.search(q))
+    return (bool(NEGATION.search(q)) != bool(NEGATIVE_PREDICATE.search(q))) or bool(ALONE.search(q))
 
 
 def source_answer(text: str) -> tuple[bool | None, str]:
