@@ -209,6 +209,18 @@ def test_an_age_is_corrected_only_by_an_age_and_a_period_only_by_a_period():
     assert c and "72 heures" in c.text and "15 ans" not in c.text, c
 
 
+def test_the_end_of_a_range_is_not_a_claimed_figure():
+    """'collégiens/lycéens (11-17 ans)' says who the users are: it got 'Non : ce n'est pas 17 ans, mais 15 ans'."""
+    source = "En France, à 15 ans : en dessous, il faut l'accord des parents."
+    q = "on developpe une appli pour collegiens/lyceens (11-17 ans). faut il demander l'autorisation des parents ?"
+    assert check_duration(q, analyze_question(q), "fr", source) is None
+    q = "On garde les CV entre 3 et 5 ans, c'est ça ?"
+    assert check_duration(q, analyze_question(q), "fr", "La CNIL recommande 2 ans.") is None
+    q = "Dès 13 ans un ado peut consentir seul, donc les 13-14 ans peuvent s'inscrire sans les parents ?"
+    c = check_duration(q, analyze_question(q), "fr", source)
+    assert c and "13 ans" in c.text and "15 ans" in c.text, c  # a single figure before the range still counts
+
+
 def test_an_age_stated_without_age_words_right_before_it_is_still_an_age():
     """A source giving two ages in one sentence ("la France a fixé l'âge à 15 ans : le RGPD retient 16 ans
     par défaut") must not correct a period: a 2-year non-compete clause got "No: it is not 2 years but
