@@ -70,6 +70,13 @@ def key_fact_test(info: QuestionInfo):
 
 CONNECTIVE = re.compile(r"^(sauf|à\s+condition|a\s+condition|si\b|mais|seulement|uniquement|pas\s|unless|provided|"
                         r"only|if\b|but|except|not\s)", re.I)
+# What follows a source's "Yes, ..." that cannot stand without it: "When it offers goods or services...",
+# "In almost every case, because...", "Pour des motifs précis : ...". Without the word it reads as an
+# answer to nothing: the source's question is quoted with its word instead.
+FRAGMENT = re.compile(r"^(when|whenever|where|as\s+(a|an|soon|long)\b|to\s+(certified|some|any)|for\s+(specific|most|payroll|some)|"
+                      r"on\s+(one|two|three)\s+conditions?|in\s+(almost|most|the\s+vast|many|some|certain)\b|"
+                      r"lorsqu|quand\b|pour\s+(des|la|les|certains|la\s+plupart)\b|dans\s+(la\s+(quasi|plupart|grande)|certains)\b|"
+                      r"d[eè]s\s+qu|tant\s+qu|en\s+(principe|general|g[eé]n[eé]ral)\b|au\s+cas)", re.I)
 CLAUSE_BREAK = re.compile(r"[:;?!…()]|\.\s|,\s")  # a claim is checked clause by clause
 CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question must contain to name its topic
 # Words of a claim that say who claims it, not what it is about ("mon associé dit que l'article 17...").
@@ -245,13 +252,15 @@ class Composer:
                     yn = None  # the source's own words already answer the same question: keep them
                 elif yn is not None:
                     qual, para = polarity.qualifier(para), rest
-                elif CONNECTIVE.match(rest) or info.yesno:
+                elif CONNECTIVE.match(rest) or FRAGMENT.match(rest) or info.yesno:
                     # "Non, sauf si..." cannot lose its word, and a visitor asking yes or no wants it: when
                     # the source's question is not surely the visitor's, say which question it answers.
                     para = f"« {c.title} » {para}" if lang == "fr" else f"“{c.title}” {para}"
                 else:
                     para = rest
             parts = sentences(para)
+            if len(parts) > 1 and parts[0][:1] in "«“" and not any(q in parts[0] for q in "»”"):
+                parts = [f"{parts[0]} {parts[1]}", *parts[2:]]  # the quoted question stays with its answer
         elif c.kind == "guide":
             first = [x for x in self.doc_chunks.get(c.doc_id, []) if not x.section]
             summary = first_paragraph(first[0].text) if first else first_paragraph(c.text)
