@@ -366,6 +366,18 @@ def test_a_quoted_source_question_stays_with_its_answer_when_the_key_fact_is_bro
     assert comp.text.startswith("« Ordinateur portable perdu ou volé : faut-il notifier ? » Oui, si l'appareil"), comp.text
 
 
+def test_a_quoted_lead_after_a_correction_gets_no_second_yes_no_word():
+    """'Can you quote Article 105?' read "Note: ... there is no Article 105. No. “Are small companies
+    exempt?” No, ...": the quoted item answers with its own word, a second one before it blurs both."""
+    faq = chunk(0, "faq", 30, "No, the only rule tied to the 250-employee threshold is Art. 30(5).",
+                title="Are companies with fewer than 250 employees exempt from the GDPR?")
+    weak = [Hit(faq, 0.45)]
+    q = "My partner says Article 105 of the GDPR exempts companies under 10 employees. Can you quote Article 105?"
+    comp = composer_for(weak).compose(q, analyze_question(q), "en", weak)
+    assert "Article 105" in comp.text and "No. “" not in comp.text, comp.text
+    assert "“Are companies with fewer than 250 employees exempt from the GDPR?” No, the only rule" in comp.text
+
+
 def test_the_lead_names_its_governing_article_as_a_reference():
     """A lawyer reads the basis with the answer: a lead that cites no article ends with the article its
     FAQ item is about, as a reference of its own (not vouching for one sentence); never when the item

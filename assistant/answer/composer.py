@@ -593,6 +593,8 @@ class Composer:
                 yn = False
         if any(c.text.startswith(("Non", "No:")) for c in corrections):
             yn = None  # the correction already says no
+        if lead_text[:1] in "«“":
+            yn = None  # the lead answers its own quoted question with its own word: a second word would blur it
         opening = ""
         if yn is not None:
             word = translate(lang, polarity.YES if yn else polarity.NO)
