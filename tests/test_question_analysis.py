@@ -171,6 +171,8 @@ def test_colloquial_yes_no_questions(question, yesno):
      "Can the IT director be the DPO?", "same"),
     ("Do I need consent for audience stats, or are analytics cookies exempt?",
      "Do audience-measurement cookies need consent?", "unknown"),
+    ("In 2022 the CNIL said GA was illegal. Is it still the case now or its ok?",
+     "Can we still use Google Analytics on our website?", "unknown"),
     ("le analytics c'est legal en france maintenant ou toujours interdit par la cnil ?",
      "Peut-on encore utiliser Google Analytics sur son site ?", "unknown"),
 ])
