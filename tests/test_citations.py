@@ -336,44 +336,44 @@ def test_an_undecided_yes_no_keeps_the_source_s_answer_under_its_own_question():
     assert comp.text.startswith("La CNIL peut contrôler sur place"), comp.text
 
 
+def composed(answer: str, title: str, question: str, lang: str = "fr", score: float = 0.9, article: int = 0):
+    """The composition for ``question`` of one FAQ item (its direct answer and its own question) as the lead."""
+    hits = [Hit(chunk(0, "faq", article, answer, title=title), score)]
+    return composer_for(hits).compose(question, analyze_question(question), lang, hits)
+
+
 def test_a_yes_whose_rest_cannot_stand_alone_keeps_its_word_under_its_question():
     """Asked "what is an EU representative?", a source answering "Yes, when it offers goods..." to its own
     question must not lead with "When it offers goods...", an answer to nothing: its question is quoted."""
-    faq = chunk(0, "faq", 3, "Yes, when it offers goods or services to people who are in the EU. It must then appoint "
-                "a representative in the EU.", title="Does a company based outside the EU have to comply with the GDPR?")
-    hits = [Hit(faq, 0.9)]
-    q = "We have no office in Europe. Someone told us we need an 'EU representative', what is this?"
-    comp = composer_for(hits).compose(q, analyze_question(q), "en", hits)
+    comp = composed("Yes, when it offers goods or services to people who are in the EU. It must then appoint a "
+                    "representative in the EU.", "Does a company based outside the EU have to comply with the GDPR?",
+                    "We have no office in Europe. Someone told us we need an 'EU representative', what is this?", "en")
     assert comp.text.startswith("“Does a company based outside the EU have to comply with the GDPR?” Yes, when it "
                                 "offers"), comp.text
-    faq = chunk(0, "faq", 3, "Oui, tout organisme peut désigner un DPO de sa propre initiative.",
-                title="Peut-on désigner un DPO sans y être obligé ?")
-    hits = [Hit(faq, 0.9)]
-    q = "Quel est l'intérêt de désigner un DPO quand ce n'est pas obligatoire ?"  # a sentence of its own: no quote
-    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    comp = composed("Oui, tout organisme peut désigner un DPO de sa propre initiative.",
+                    "Peut-on désigner un DPO sans y être obligé ?",
+                    "Quel est l'intérêt de désigner un DPO quand ce n'est pas obligatoire ?")  # a sentence of its own
     assert comp.text.startswith("Tout organisme peut désigner un DPO"), comp.text
 
 
 def test_a_quoted_source_question_stays_with_its_answer_when_the_key_fact_is_brought_first():
     """A deadline asked of an item that answers "Oui, si ..." to its own question: the quote and its answer
     are one sentence for the key-fact ordering (the answer once opened with "» Oui, si l'appareil...")."""
-    faq = chunk(0, "faq", 33, "Oui, si l'appareil n'était pas chiffré : c'est une violation, à notifier dans les "
-                "72 heures. Prévenez aussi les personnes en cas de risque élevé.",
-                title="Ordinateur portable perdu ou volé : faut-il notifier ?")
-    hits = [Hit(faq, 0.9)]
-    q = "L'ordi d'un commercial a été volé avec le fichier clients. On fait quoi et dans quel délai ?"
-    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    comp = composed("Oui, si l'appareil n'était pas chiffré : c'est une violation, à notifier dans les 72 heures. "
+                    "Prévenez aussi les personnes en cas de risque élevé.",
+                    "Ordinateur portable perdu ou volé : faut-il notifier ?",
+                    "L'ordi d'un commercial a été volé avec le fichier clients. On fait quoi et dans quel délai ?",
+                    article=33)
     assert comp.text.startswith("« Ordinateur portable perdu ou volé : faut-il notifier ? » Oui, si l'appareil"), comp.text
 
 
 def test_a_quoted_lead_after_a_correction_gets_no_second_yes_no_word():
     """'Can you quote Article 105?' read "Note: ... there is no Article 105. No. “Are small companies
     exempt?” No, ...": the quoted item answers with its own word, a second one before it blurs both."""
-    faq = chunk(0, "faq", 30, "No, the only rule tied to the 250-employee threshold is Art. 30(5).",
-                title="Are companies with fewer than 250 employees exempt from the GDPR?")
-    weak = [Hit(faq, 0.45)]
-    q = "My partner says Article 105 of the GDPR exempts companies under 10 employees. Can you quote Article 105?"
-    comp = composer_for(weak).compose(q, analyze_question(q), "en", weak)
+    comp = composed("No, the only rule tied to the 250-employee threshold is Art. 30(5).",
+                    "Are companies with fewer than 250 employees exempt from the GDPR?",
+                    "My partner says Article 105 of the GDPR exempts companies under 10 employees. Can you quote "
+                    "Article 105?", "en", score=0.45, article=30)
     assert "Article 105" in comp.text and "No. “" not in comp.text, comp.text
     assert "“Are companies with fewer than 250 employees exempt from the GDPR?” No, the only rule" in comp.text
 
