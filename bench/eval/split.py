@@ -17,6 +17,9 @@ Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.js
        python bench/eval/split.py fresh4     (fresh4.jsonl -> fresh4_tune.jsonl, fresh4_report.jsonl: a fifth set,
                                               50 items, written on 2026-12-03 (fourth session) by a helper who
                                               saw neither the corpus nor any other set)
+       python bench/eval/split.py fresh5     (fresh5.jsonl -> fresh5_tune.jsonl, fresh5_report.jsonl: a sixth set,
+                                              50 items, written on 2026-12-03 (fifth session) by a helper who
+                                              saw neither the corpus nor any other set)
 """
 
 from __future__ import annotations
