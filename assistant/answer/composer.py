@@ -241,7 +241,7 @@ class Composer:
         c = hit.chunk
         qual = ""
         if c.kind == "faq":
-            para = first_paragraph(c.text)
+            para, quote = first_paragraph(c.text), ""
             said, rest = polarity.source_answer(para)
             yn = None
             if said is not None:
@@ -255,12 +255,12 @@ class Composer:
                 elif CONNECTIVE.match(rest) or FRAGMENT.match(rest) or info.yesno:
                     # "Non, sauf si..." cannot lose its word, and a visitor asking yes or no wants it: when
                     # the source's question is not surely the visitor's, say which question it answers.
-                    para = f"« {c.title} » {para}" if lang == "fr" else f"“{c.title}” {para}"
+                    quote = f"« {c.title} » " if lang == "fr" else f"“{c.title}” "
                 else:
                     para = rest
             parts = sentences(para)
-            if len(parts) > 1 and parts[0][:1] in "«“" and not any(q in parts[0] for q in "»”"):
-                parts = [f"{parts[0]} {parts[1]}", *parts[2:]]  # the quoted question stays with its answer
+            if quote and parts:  # added after the split: the quoted question stays with its answer
+                parts[0] = quote + parts[0]
         elif c.kind == "guide":
             first = [x for x in self.doc_chunks.get(c.doc_id, []) if not x.section]
             summary = first_paragraph(first[0].text) if first else first_paragraph(c.text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..retrieval.query import QuestionInfo, duration_kind, duration_spans, is_age
+from ..retrieval.query import QuestionInfo, duration_kind, duration_spans, is_age, is_range_end
 from ..retrieval.text import fold
 from ..texts import N_, translate
 
@@ -20,25 +20,6 @@ CLAIM = re.compile(r"(il\s+(parait|me\s+semble)|on\s+m.a\s+dit|j.ai\s+(lu|entend
                    r"isn.t\s+it|i\s+(heard|read|was\s+told|think)|apparently|according\s+to|is\s+that\s+(right|true|correct)|"
                    r"autorise|allows?|recommande|recommends?|on\s+a\s+\d|we\s+have\s+\d|la\s+cnil\s+\w+\s+jusqu|donc\s+on\s+peut|"
                    r"so\s+we\s+can|tranquille)")
-
-
-# The end of a range ("collégiens/lycéens (11-17 ans)", "entre 3 et 5 ans") describes who or what, it
-# states no rule: it is never taken for a claimed figure.
-RANGE_BEFORE = re.compile(r"(\d+\s*(-|–|a|à|to)\s*|entre\s+\d+\s+et\s+|between\s+\d+\s+and\s+|from\s+\d+\s+to\s+)$")
-
-
-def stated_spans(question: str) -> list[tuple[float, str]]:
-    """The durations a question states as single figures (range ends left out), in order."""
-    folded, out, start = fold(question), [], 0
-    for hours, words in duration_spans(question):
-        at = folded.find(fold(words), start)
-        if at < 0:
-            out.append((hours, words))
-            continue
-        start = at + len(words)
-        if not RANGE_BEFORE.search(folded[max(0, at - 20):at]):
-            out.append((hours, words))
-    return out
 
 
 @dataclass(frozen=True)
@@ -100,10 +81,10 @@ def check_duration(question: str, info: QuestionInfo, lang: str, answer_text: st
     q = fold(question)
     if not (CLAIM.search(q) or info.yesno or (reported and REPORTED.search(q))):
         return None
-    spans = stated_spans(question)
-    if not spans:
+    # The first single figure the question states: the end of a range ("11-17 ans") claims nothing.
+    claimed = next((w for _, w in duration_spans(question) if not is_range_end(question, w)), None)
+    if claimed is None:
         return None
-    claimed = spans[0][1]
     age = is_age(question, claimed)  # an age is corrected by an age, a period by a period ("20 jours" ≠ "14 ans")
     kind = duration_kind(question, claimed)
     if same_kind and not kind:

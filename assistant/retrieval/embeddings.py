@@ -9,6 +9,8 @@ import os
 import re
 import threading
 import warnings
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
 
@@ -427,6 +429,7 @@ def limit_blas_threads() -> None:
         pass
 
 
+@lru_cache(maxsize=1)
 def machine_tag() -> str:
     """Short fingerprint of what decides embedding speed here: CPU model and flags, cores, runtimes' versions."""
     try:
@@ -438,10 +441,8 @@ def machine_tag() -> str:
     versions = []
     for pkg in ("torch", "onnxruntime"):
         try:
-            from importlib.metadata import version
-
             versions.append(f"{pkg}={version(pkg)}")
-        except Exception:  # noqa: BLE001 - a missing package is part of the fingerprint too
+        except PackageNotFoundError:  # a missing package is part of the fingerprint too
             versions.append(f"{pkg}=none")
     parts = [model.group(1) if model else "", " ".join(sorted((flags.group(1) if flags else "").split())),
              str(os.cpu_count()), *versions]

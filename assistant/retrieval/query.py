@@ -216,6 +216,18 @@ _KEPT_BEFORE = re.compile(r"\b(kept|keep|keeping|retain\w*|stored?|garde\w*|cons
                           r"|\b(for|pendant|durant|during)(\s+(un|une|les|le|la|a|the|de|up\s+to|jusqu.a))*\s*$")
 
 
+# The end of a range ("collégiens/lycéens (11-17 ans)", "entre 3 et 5 ans") describes who or what: it states
+# no single figure of its own.
+_RANGE_BEFORE = re.compile(r"(\d+\s*(-|–|a|to)\s*|entre\s+\d+\s+et\s+|between\s+\d+\s+and\s+|from\s+\d+\s+to\s+)$")
+
+
+def is_range_end(text: str, words: str) -> bool:
+    """Whether the duration ``words`` in ``text`` closes a range ("11-17 ans", "between 3 and 5 years")."""
+    folded, span = fold(text), fold(words)
+    at = folded.find(span)
+    return at >= 0 and bool(_RANGE_BEFORE.search(folded[max(0, at - 20):at]))
+
+
 def duration_kind(text: str, words: str) -> str:
     """'deadline', 'kept' or '' (unknown) for the duration ``words`` in ``text``."""
     folded, span = fold(text), fold(words)
