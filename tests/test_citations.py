@@ -378,6 +378,21 @@ def test_a_quoted_lead_after_a_correction_gets_no_second_yes_no_word():
     assert "“Are companies with fewer than 250 employees exempt from the GDPR?” No, the only rule" in comp.text
 
 
+def test_a_key_fact_sentence_that_refers_back_is_never_moved_to_the_front():
+    """"Ce délai peut être allongé de six semaines" opened an answer: moved first, a sentence that refers
+    back to what came before it answers with an antecedent the visitor never read."""
+    lead = chunk(0, "faq", 30, "Les formalités préalables auprès de la CNIL ont été supprimées en 2018.",
+                 title="Faut-il déclarer ses fichiers à la CNIL ?")
+    other = chunk(1, "faq", 36, "La consultation préalable concerne les traitements à risque élevé résiduel. Ce délai "
+                  "peut être allongé de six semaines selon la complexité du traitement.",
+                  title="Consultation préalable de la CNIL : quels délais ?")
+    hits = [Hit(lead, 0.8), Hit(other, 0.6)]
+    q = "Il faut déclarer notre fichier à la CNIL, ça prend combien de temps ?"
+    comp = composer_for(hits).compose(q, analyze_question(q), "fr", hits)
+    assert not comp.text.startswith("Ce délai"), comp.text
+    assert comp.text.startswith("Les formalités préalables"), comp.text
+
+
 def test_the_lead_names_its_governing_article_as_a_reference():
     """A lawyer reads the basis with the answer: a lead that cites no article ends with the article its
     FAQ item is about, as a reference of its own (not vouching for one sentence); never when the item

@@ -77,6 +77,11 @@ FRAGMENT = re.compile(r"^(when|whenever|where|as\s+(a|an|soon|long)\b|to\s+(cert
                       r"on\s+(one|two|three)\s+conditions?|in\s+(almost|most|the\s+vast|many|some|certain)\b|"
                       r"lorsqu|quand\b|pour\s+(des|la|les|certains|la\s+plupart)\b|dans\s+(la\s+(quasi|plupart|grande)|certains)\b|"
                       r"d[eè]s\s+qu|tant\s+qu|en\s+(principe|general|g[eé]n[eé]ral)\b|au\s+cas)", re.I)
+# A sentence that refers back to what came before it ("Ce délai peut être allongé de six semaines",
+# "It must then be notified") cannot be moved to the front of an answer: it would answer with an
+# antecedent the visitor never read. ("Il faut", "Il existe" are impersonal and stand alone.)
+ANAPHORA = re.compile(r"^\W*(ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|elle|elles|ils|this|that|these|those|"
+                      r"it|they|such)\b", re.I)
 CLAUSE_BREAK = re.compile(r"[:;?!…()]|\.\s|,\s")  # a claim is checked clause by clause
 CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question must contain to name its topic
 # Words of a claim that say who claims it, not what it is about ("mon associé dit que l'article 17...").
@@ -304,7 +309,7 @@ class Composer:
                 lead_para = first_paragraph(part.text) if not part.section else ""
                 for line in part.text.splitlines():
                     for sent in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
-                        if test(sent) and len(sent) > 25:
+                        if test(sent) and len(sent) > 25 and not ANAPHORA.match(sent):
                             score = self.relevance(q_stems, sent, lang) + (LEAD_BONUS if sent in lead_para else 0.0)
                             if best is None or score > best[0]:
                                 best = (score, sent, part)
@@ -362,7 +367,10 @@ class Composer:
             return parts  # "the GDPR sets no fixed figure": an example figure must not lead
         inside = [i for i, s in enumerate(parts) if test(s)]
         if inside:
-            i = inside[0]
+            movable = [i for i in inside if not ANAPHORA.match(parts[i])]
+            if not movable:
+                return parts  # the fact is in the lead paragraph already, in a sentence that needs its context
+            i = movable[0]
             return [parts[i]] + parts[:i] + parts[i + 1:]
         # Not in the lead paragraph: the best sentence of the same document that states it.
         pool = []
@@ -371,7 +379,7 @@ class Composer:
                 continue
             for line in x.text.splitlines():
                 for s in sentences(LIST_LINE.sub("", line.strip().lstrip("#").strip())):
-                    if test(s) and len(s) > 25:
+                    if test(s) and len(s) > 25 and not ANAPHORA.match(s):
                         pool.append(s)
         if pool:
             best = max(pool, key=lambda s: (self.relevance(q_stems, s, lang), -pool.index(s)))
