@@ -20,6 +20,10 @@ Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.js
        python bench/eval/split.py fresh5     (fresh5.jsonl -> fresh5_tune.jsonl, fresh5_report.jsonl: a sixth set,
                                               50 items, written on 2026-12-03 (fifth session) by a helper who
                                               saw neither the corpus nor any other set)
+       python bench/eval/split.py fresh6     (fresh6.jsonl -> fresh6_tune.jsonl, fresh6_report.jsonl: a seventh set,
+                                              50 items with 7 off-topic and 7 abusive, written at the start of
+                                              the sixth session by a helper who saw neither the corpus nor any
+                                              other set)
 """
 
 from __future__ import annotations
