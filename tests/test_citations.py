@@ -393,6 +393,37 @@ def test_a_key_fact_sentence_that_refers_back_is_never_moved_to_the_front():
     assert comp.text.startswith("Les formalités préalables"), comp.text
 
 
+def test_no_figure_from_another_source_before_a_lead_that_says_the_step_does_not_exist():
+    """"How long does the CNIL take to validate our declaration?" opened with the eight weeks of a prior
+    consultation, before the lead saying prior formalities were abolished; "how long do we keep the
+    fingerprints?" with payslips' five years, before "the CNIL judges biometrics disproportionate". A lead
+    that says the step does not exist or the practice is not allowed answers alone; a lead that merely
+    lacks the figure still gets it from the next source."""
+    consult = chunk(1, "faq", 36, "La CNIL rend un avis écrit au plus tard huit semaines après la demande de "
+                    "consultation.", title="Consultation préalable de la CNIL : quels délais ?")
+    abolished = chunk(0, "faq", 30, "Les formalités préalables auprès de la CNIL ont été supprimées le 25 mai 2018 : "
+                      "vous tenez un registre.", title="Faut-il déclarer ses fichiers à la CNIL ?")
+    q = "Il faut déclarer notre fichier à la CNIL et attendre la validation, ça prend combien de temps ?"
+    hits = [Hit(abolished, 0.5), Hit(consult, 0.3)]
+    text = composer_for(hits).compose(q, analyze_question(q), "fr", hits).text
+    assert text.startswith("Les formalités préalables") and "huit semaines" not in text.split("\n\n")[0], text
+    payslips = chunk(3, "faq", 5, "L'employeur conserve un double des bulletins de paie pendant 5 ans.",
+                     title="Combien de temps garder les données des salariés ?")
+    biometrics = chunk(2, "faq", 9, "Une badgeuse classique convient. La CNIL juge la biométrie disproportionnée "
+                       "pour contrôler les horaires.", title="Pointeuse biométrique : est-ce permis ?")
+    q = "On veut une pointeuse à empreinte digitale, on garde les empreintes combien de temps ?"
+    hits = [Hit(biometrics, 0.6), Hit(payslips, 0.2)]
+    text = composer_for(hits).compose(q, analyze_question(q), "fr", hits).text
+    assert text.startswith("Une badgeuse classique") and "5 ans" not in text, text
+    # The same figure still comes forward when the lead only lacks it.
+    plain = chunk(4, "faq", 5, "Les données des salariés se gardent le temps nécessaire à la gestion du "
+                  "personnel.", title="Combien de temps garder les données des salariés ?")
+    q = "On garde les fiches de paie des salariés combien de temps ?"
+    hits = [Hit(plain, 0.6), Hit(payslips, 0.4)]
+    text = composer_for(hits).compose(q, analyze_question(q), "fr", hits).text
+    assert text.startswith("L'employeur conserve un double des bulletins de paie pendant 5 ans"), text
+
+
 def test_the_lead_names_its_governing_article_as_a_reference():
     """A lawyer reads the basis with the answer: a lead that cites no article ends with the article its
     FAQ item is about, as a reference of its own (not vouching for one sentence); never when the item

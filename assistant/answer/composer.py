@@ -24,7 +24,7 @@ from ..retrieval.text import analyze, fold
 from ..texts import N_, translate
 from ..types import Chunk, Hit
 from . import polarity
-from .premises import NO_FIXED, Correction, check_articles, check_duration, check_misnamed_article
+from .premises import NO_FIXED, NO_SUCH_STEP, Correction, check_articles, check_duration, check_misnamed_article
 
 LABELS = {
     "text": N_("What the text says"), "sanction": N_("A CNIL sanction in point"), "practice": N_("In practice"),
@@ -293,7 +293,7 @@ class Composer:
         """When the lead does not state the deadline or amount asked for, the best sentence of the next
         sources (same language, FAQ or guide) that does, with its source."""
         test = key_fact_test(info)
-        if test is None or test(lead_text) or NO_FIXED.search(fold(lead_text)):
+        if test is None or test(lead_text) or NO_FIXED.search(fold(lead_text)) or NO_SUCH_STEP.search(fold(lead_text)):
             return None
         best = None
         for h in hits[1:SECOND_SOURCE_DEPTH]:

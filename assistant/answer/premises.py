@@ -62,6 +62,13 @@ NO_FIXED = re.compile(r"\b(pas\s+de\s+duree\s+(unique|fixe|generale)|aucune\s+du
                       r"ne\s+fixe\s+(aucune|pas\s+de)\s+(duree|chiffre)|aucun\s+chiffre|no\s+(single|fixed|set|general)\s+"
                       r"(retention\s+)?(period|figure|duration)|sets\s+no\s+(fixed\s+)?(figure|period|duration)|"
                       r"no\s+one[- ]size)\b")
+# A lead that says the step asked about does not exist or the practice is not allowed: a deadline or a
+# retention period taken from another source would answer a question that should not arise ("how long
+# does the CNIL take to validate our declaration?" after "prior formalities were abolished in 2018";
+# "how long do we keep the fingerprints?" after "the CNIL judges biometrics disproportionate").
+NO_SUCH_STEP = re.compile(r"\b(ont\s+ete\s+supprimees|a\s+ete\s+supprimee|n'existen?t?\s+plus|were\s+abolished|"
+                          r"was\s+abolished|no\s+longer\s+exists?|disproportionn\w*|disproportionate|interdite?s?|"
+                          r"prohibited|forbidden|n'approuve\s+pas|ne\s+valide\s+pas|does\s+not\s+(approve|validate|review))\b")
 
 
 # Reported speech ("my partner says we have 15 days"): a claim too, but checked only against an item
