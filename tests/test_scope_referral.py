@@ -60,6 +60,15 @@ def test_abuse_refusals_name_the_obligation_and_the_risk(category):
     ("La CNIL nous a envoyé une mise en demeure", "inspection"),
     ("We process health data of thousands of patients", "health"),
     ("Qui doit désigner un DPO ?", None),
+    # Whether the law requires a DPO is not a search for one: the reason says what a partner can do.
+    ("Do we need to appoint a DPO? We are a bakery with 6 staff.", "designation"),
+    ("does a small online shop need a data protection officer", "designation"),
+    ("on doit obligatoirement nommer un DPO à partir de 50 salariés ?", "designation"),
+    ("Est-ce qu'il faut un DPO pour une agence immo de 12 personnes ?", "designation"),
+    ("DPO obligatoire pme ?", "designation"),
+    ("We need a DPO, can you recommend one?", "intent"),
+    ("Nous avons besoin d'un DPO externe, qui contacter ?", "intent"),
+    ("Est-ce qu'on doit avoir un DPO ? si oui vous pouvez nous en trouver un ?", "intent"),
     ("What is the right to be forgotten?", None),
 ])
 def test_referral_reason(q, code):

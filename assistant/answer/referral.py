@@ -17,6 +17,21 @@ INTENT = re.compile(r"""(
   | (dpo|data\s+protection\s+officer|delegue\s+a\s+la\s+protection\s+des\s+donnees)\s+(externe|mutualise|external|outsourced|a\s+temps\s+partage)
 )""", re.X)
 
+# "Do we need a DPO?" asks whether the law requires one (art. 37), not for a professional: the referral
+# then says what a partner DPO can do if one must (or is chosen to) be appointed.
+DESIGNATION = re.compile(r"""(
+    \b(do|does|would)\s+(we|i|you|my|our|a|an|the|small|every|each)\b.{0,40}\bneed\b.{0,25}\b(a|an)?\s*(dpo|data\s+protection\s+officer)\b
+  | \b(is|are)\s+(we|i)\s+(required|obliged)\b.{0,30}\b(dpo|data\s+protection\s+officer)\b
+  | \b(avons|ai|a)[- ](nous|je|t[- ]on)\s+besoin\b.{0,25}\b(dpo|dpd|delegue)
+  | \b(faut[- ]il|doit[- ]on|dois[- ]je|devons[- ]nous|on\s+doit|je\s+dois|nous\s+devons|est[- ]ce\s+qu.(on|il\s+faut))\b.{0,40}\b(dpo|dpd|delegue)
+  | \b(dpo|dpd)\s+(est\s+)?obligatoire
+)""", re.X)
+
+# Words of a search for a professional: with them, "do we need a DPO? can you find us one?" is a request.
+SEEKING = re.compile(r"\b(trouver|cherch\w*|recommand\w*|conseill\w*\s+(moi|nous)|mise?\s+en\s+relation|mettre\s+en\s+relation|"
+                     r"contacter|embaucher|recruter|faire\s+appel|devis|find|looking\s+for|recommend|hire|put\s+(me|us)\s+in\s+touch|"
+                     r"connect\s+(me|us)|quote)\b")
+
 # What makes a request for a professional a data-protection one (a lawyer for a divorce is not).
 DATA_PROTECTION = re.compile(r"\b(dpo|dpd|rgpd|gdpr|cnil|delegue\s+a\s+la\s+protection|data\s+protection|"
                              r"protection\s+des\s+donnees|donnees\s+personnelles|personal\s+data|privacy)\b")
@@ -41,6 +56,7 @@ HIGH_STAKES = {
 
 REASONS = {
     "intent": N_("You are looking for a professional: here are partner DPOs who can help."),
+    "designation": N_("If you must appoint a DPO, or choose to, a partner DPO can take on the role."),
     "low_confidence": N_("I have no reliable answer: a partner DPO can look at your situation."),
     "health": N_("Health data at scale calls for professional support (DPIA, hosting, DPO)."),
     "breach": N_("A data breach in progress is urgent (72 hours to notify the authority): get help now."),
@@ -59,6 +75,8 @@ def asks_for_dpo(question: str) -> bool:
 def referral_reason(question: str, status: str) -> str | None:
     """The reason code to offer a partner DPO (intent, high-stakes topic, low confidence), or None."""
     q = fold(question)
+    if DESIGNATION.search(q):
+        return "intent" if SEEKING.search(q) else "designation"
     if INTENT.search(q):
         return "intent"
     for topic, pattern in HIGH_STAKES.items():

@@ -33,7 +33,7 @@ DRAFT_SALT = "matching.draft"
 DRAFT_MAX_AGE = 3600
 # The chat's referral codes, and the kinds of data each one pre-ticks in the form.
 TOPIC_KINDS = {"health": ["health"], "breach": ["security"], "transfer": ["abroad"], "dpia": [], "inspection": [],
-               "intent": [], "low_confidence": []}
+               "intent": [], "designation": [], "low_confidence": []}
 
 
 def labels() -> dict:
