@@ -24,7 +24,14 @@ from ..retrieval.text import analyze, fold
 from ..texts import N_, translate
 from ..types import Chunk, Hit
 from . import polarity
-from .premises import NO_FIXED, NO_SUCH_STEP, Correction, check_articles, check_duration, check_misnamed_article
+from .premises import (
+    NO_FIXED,
+    NO_SUCH_STEP,
+    Correction,
+    check_articles,
+    check_duration,
+    check_misnamed_article,
+)
 
 LABELS = {
     "text": N_("What the text says"), "sanction": N_("A CNIL sanction in point"), "practice": N_("In practice"),
