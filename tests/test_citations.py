@@ -424,6 +424,25 @@ def test_no_figure_from_another_source_before_a_lead_that_says_the_step_does_not
     assert text.startswith("L'employeur conserve un double des bulletins de paie pendant 5 ans"), text
 
 
+def test_an_example_figure_leads_only_when_it_is_about_what_the_visitor_named():
+    """"Bulletins de paie, combien de temps ?" opened with "Il n'y a pas de durée unique" before the five
+    years that answer it. A figure given as an example leads when it is about what the question names and
+    the no-single-period sentence is not; for a question as general as that sentence, it still must not."""
+    hr = chunk(0, "faq", 5, "Il n'y a pas de durée unique : chaque document a la sienne. Par exemple, l'employeur "
+               "conserve un double des bulletins de paie pendant 5 ans. Le reste est archivé puis supprimé.",
+               title="Combien de temps garder les données des salariés ?")
+    hits = [Hit(hr, 0.8)]
+    # The corpus's own weights of these words (rarer words weigh more).
+    idf = {"bulletin": 5.0, "pai": 3.0, "salar": 2.5, "donne": 0.4, "employeur": 3.7, "gard": 3.0, "combien": 4.1}
+    composer = Composer({hr.doc_id: [hr]}, {"fr": idf, "en": {}})
+    q = "bulletins de paie on doit les garder combien de temps"
+    text = composer.compose(q, analyze_question(q), "fr", hits).text
+    assert text.startswith("L'employeur conserve un double des bulletins de paie pendant 5 ans."), text
+    q = "les données des salariés on doit les garder combien de temps ?"
+    text = composer.compose(q, analyze_question(q), "fr", hits).text
+    assert text.startswith("Il n'y a pas de durée unique"), text
+
+
 def test_the_lead_names_its_governing_article_as_a_reference():
     """A lawyer reads the basis with the answer: a lead that cites no article ends with the article its
     FAQ item is about, as a reference of its own (not vouching for one sentence); never when the item

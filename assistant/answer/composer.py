@@ -95,6 +95,13 @@ CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question m
 CLAIM_WORDS = "RGPD GDPR article dit disent affirme selon says say told read lu entendu"
 CLAIM_DURATION_TOPIC = 0.15  # the same for a claimed duration, over an item's question and direct answer
 LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
+# An example figure leads despite "no fixed period" only when it names what the question names: at least
+# this much IDF of question words outside the no-figure sentence and the duration words ("bulletin de
+# paie" 8, "factures" 3.8; "clients" 2.3 is not enough: "customer data" has no single period).
+NAMED_EXAMPLE = 3.5
+DURATION_WORDS = ("durée délai conserver conservation garder combien temps jours mois ans années how long keep kept "
+                  "retention retain period duration days months years")
+EXAMPLE_OPENING = re.compile(r"^(par\s+exemple|for\s+example|for\s+instance|ainsi|notamment)\s*,\s*", re.I)
 # The lead names its legal basis: a lead that cites no article ends with its source's governing GDPR
 # article, unless the source rests first on another text (French law, the CPCE, a directive) or names one.
 CITES_TEXT = re.compile(r"\b(art\.?|articles?)\s*\d|\b(loi|code|cpce|directive|data\s+protection\s+act)\b|\bl\.\s*\d", re.I)
@@ -371,7 +378,14 @@ class Composer:
         if test is None or not parts or test(parts[0]):
             return parts
         if NO_FIXED.search(fold(" ".join(parts))):
-            return parts  # "the GDPR sets no fixed figure": an example figure must not lead
+            # "The GDPR sets no fixed figure": an example figure must not lead, unless the example is about
+            # what the visitor named and the no-figure sentence is not ("bulletins de paie, combien de
+            # temps ?" → "L'employeur conserve un double des bulletins de paie pendant 5 ans").
+            i = self._named_example(parts, test, q_stems, lang)
+            if i is None:
+                return parts
+            named = EXAMPLE_OPENING.sub("", parts[i])
+            return [named[:1].upper() + named[1:]] + parts[:i] + parts[i + 1:]
         inside = [i for i, s in enumerate(parts) if test(s)]
         if inside:
             movable = [i for i in inside if not ANAPHORA.match(parts[i])]
@@ -392,6 +406,21 @@ class Composer:
             best = max(pool, key=lambda s: (self.relevance(q_stems, s, lang), -pool.index(s)))
             return [best] + parts
         return parts
+
+    def _named_example(self, parts: list[str], test, q_stems: set[str], lang: str) -> int | None:
+        """The sentence of ``parts`` giving a figure for something the question names (IDF-weighted, the
+        duration words left out) that the no-fixed-figure sentences do not name; None if there is none."""
+        idf = self.idf.get(lang, {})
+        general = set(analyze(DURATION_WORDS, lang))
+        for s in parts:
+            if NO_FIXED.search(fold(s)):
+                general |= set(analyze(s, lang))
+        for i, s in enumerate(parts):
+            if test(s) and not ANAPHORA.match(s) and not NO_FIXED.search(fold(s)):
+                named = (q_stems & set(analyze(s, lang))) - general
+                if sum(idf.get(w, 0.0) for w in named) >= NAMED_EXAMPLE:
+                    return i
+        return None
 
     def _misnamed(self, question: str, info: QuestionInfo, lang: str, hits: list[Hit],
                   claim_source: Chunk | None = None):
