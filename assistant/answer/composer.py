@@ -314,8 +314,11 @@ class Composer:
         """When the lead does not state the deadline or amount asked for, the best sentence of the next
         sources (same language, FAQ or guide) that does, with its source."""
         test = key_fact_test(info)
-        if test is None or test(lead_text) or NO_FIXED.search(fold(lead_text)) or NO_SUCH_STEP.search(fold(lead_text)):
+        if test is None or test(lead_text):
             return None
+        folded = fold(lead_text)
+        if NO_FIXED.search(folded) or NO_SUCH_STEP.search(folded):
+            return None  # "no single period", "abolished", "disproportionate": a borrowed figure would mislead
         best = None
         for h in hits[1:SECOND_SOURCE_DEPTH]:
             c = h.chunk
