@@ -24,6 +24,10 @@ Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.js
                                               50 items with 7 off-topic and 7 abusive, written at the start of
                                               the sixth session by a helper who saw neither the corpus nor any
                                               other set)
+       python bench/eval/split.py fresh7     (fresh7.jsonl -> fresh7_tune.jsonl, fresh7_report.jsonl: an eighth set,
+                                              50 items (28 gdpr, 8 traps, 7 off-topic, 7 abusive), written at the
+                                              start of the seventh session by a helper who saw neither the
+                                              corpus nor any other set)
 """
 
 from __future__ import annotations
