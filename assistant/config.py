@@ -254,7 +254,7 @@ FIELDS: tuple[Setting, ...] = (
             "(sentence-transformers itself). Both give the same vectors: an index serves with either.",
             choices=("onnx", "torch")),
     Setting("model_cache", "ASSISTANT_MODEL_CACHE", str, "",
-            "Where the embedding model's ONNX export and this machine's bulk precision choice are kept, once per "
+            "Where the embedding model's ONNX and OpenVINO exports and this machine's bulk precision choice are kept, once per "
             "machine (`gdpr-assistant models prepare`, run by `make install`; what is missing is made on first "
             "use). Empty means "
             "$XDG_CACHE_HOME/gdpr-assistant, else ~/.cache/gdpr-assistant."),
@@ -264,11 +264,12 @@ FIELDS: tuple[Setting, ...] = (
             "report half of the dev set (hit@1 0.946 instead of 0.959). Changing it changes the vectors: "
             "rebuild the index.", minimum=0, maximum=512),
     Setting("embedding_bulk_precision", "ASSISTANT_EMBEDDING_BULK_PRECISION", str, "auto",
-            "Arithmetic of bulk embedding (an index build, 64 texts or more; a question is always embedded in "
-            "float32): `bf16` (torch autocast to bfloat16: about 1.9 times faster on a CPU with AVX-512 BF16 or "
-            "AMX, vectors within cosine 0.9999 of float32), `fp32`, or `auto` (when the CPU lists bf16, both are "
-            "timed on 64 texts once per machine and the faster is kept in the model cache: a virtual Xeon with AVX-512 BF16 but no AMX "
-            "ran bf16 1.2-1.4 times slower than float32).",
+            "Arithmetic of bulk embedding (an index build, 64 texts or more, run by OpenVINO; a question is always "
+            "embedded in float32 by ONNX Runtime): `bf16` (about 1.6 times faster than torch's bfloat16 autocast "
+            "on a CPU with AVX-512 BF16 or AMX, vectors within cosine 0.9999 of float32), `fp32` (the vectors of "
+            "ONNX Runtime), or `auto` (when the CPU lists bf16, both are timed on 64 texts once per machine and the "
+            "faster is kept in the model cache: a virtual Xeon with AVX-512 BF16 but no AMX once ran bf16 slower "
+            "than float32).",
             choices=("auto", "bf16", "fp32")),
     Setting("top_k", "ASSISTANT_TOP_K", int, 5,
             "Number of citations returned with an answer.", minimum=1, maximum=50),

@@ -11,7 +11,14 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import ConfigError
-from assistant.retrieval.embeddings import BULK_MIN, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant.retrieval.embeddings import (
+    BULK_MIN,
+    OnnxEmbedder,
+    OpenVinoEmbedder,
+    SentenceTransformerEmbedder,
+    cpu_has_bf16,
+    make_embedder,
+)
 
 TEXTS = [
     "Dans quel délai faut-il notifier une violation de données à la CNIL ?",
@@ -119,6 +126,27 @@ def test_bulk_embedding_in_bfloat16_keeps_the_float32_vectors(model_path, onnx_d
     assert np.allclose(onnx.embed_documents(texts[:3]), fp32[:3], atol=1e-5)  # small batches: ONNX, float32
 
 
+def test_openvino_bulk_embedding_gives_the_vectors_questions_are_compared_with(model_path, onnx_dir):
+    """An index build embeds with OpenVINO (bfloat16 where the CPU has it): in float32 its vectors are ONNX
+    Runtime's, in bfloat16 within rounding of them; every text keeps its own row whatever the length
+    order, and the same texts give the same vectors twice."""
+    texts = [f"{t} ({i})" for i in range(BULK_MIN // len(TEXTS) + 1) for t in reversed(TEXTS)]
+    onnx = OnnxEmbedder(model_path, onnx_dir)
+    fp32 = onnx.embed_documents(texts)
+    ov32 = OpenVinoEmbedder(model_path, onnx_dir, bf16=False)
+    assert ov32.name == onnx.name and ov32.precision == "fp32"
+    got = ov32.embed_documents(texts)
+    assert got.shape == fp32.shape and got.dtype == np.float32
+    assert (got * fp32).sum(axis=1).min() > 0.99999
+    assert ov32.ir_path.exists() and ov32.ir_path.with_suffix(".bin").exists()  # converted once, kept in the cache
+    ov16 = OpenVinoEmbedder(model_path, onnx_dir, bf16=True)
+    bf16 = ov16.embed_documents(texts)
+    assert np.allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-4)
+    assert (bf16 * fp32).sum(axis=1).min() > 0.999
+    assert np.array_equal(bf16, ov16.embed_documents(texts))
+    assert ov16.embed_documents([]).shape[0] == 0
+
+
 class _Bulk:
     """Stands in for the torch bfloat16 embedder: returns fixed vectors after ``delay`` seconds."""
 
@@ -156,6 +184,11 @@ def test_auto_keeps_bfloat16_only_where_it_measures_faster(model_path, onnx_dir)
     calls = quick.calls
     onnx.embed_documents(texts)
     assert quick.calls == calls + 1  # kept for the rest of the build
+    fp32_bulk = _Bulk(expected, delay=0.0)  # bfloat16 timed slower: the float32 bulk runtime takes over, not ORT
+    onnx = OnnxEmbedder(model_path, onnx_dir, bulk=_Bulk(expected, delay=1.0), fallback=fp32_bulk, measure_bulk=True,
+                        remember_choice=False)
+    onnx.embed_documents(texts)
+    assert onnx.bulk is fp32_bulk and onnx.bulk_choice["precision"] == "fp32"
     forced = OnnxEmbedder(model_path, onnx_dir, bulk=_Bulk(expected, delay=0.2))  # `bf16` set by hand: no timing
     forced.embed_documents(texts)
     assert forced.bulk is not None and forced.bulk_choice == {"precision": "bf16"}
@@ -194,13 +227,20 @@ def test_the_torch_runtime_also_times_bfloat16_before_keeping_it(model_path):
 def test_the_bulk_precision_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "fp32")
-    assert make_embedder(Settings.from_env()).bulk is None
+    plain = make_embedder(Settings.from_env())
+    assert isinstance(plain.bulk, OpenVinoEmbedder) and plain.bulk.bf16 is False and plain.measure_bulk is False
+    assert plain.bulk_choice == {"precision": "fp32", "runtime": "openvino"}
     monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "bf16")
-    assert make_embedder(Settings.from_env()).bulk.bf16 is True
-    assert make_embedder(Settings.from_env()).measure_bulk is False
+    forced = make_embedder(Settings.from_env())
+    assert forced.bulk.bf16 is True and forced.measure_bulk is False
+    assert forced.fallback.bf16 is False  # what a bfloat16 timed slower would give way to
     monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "auto")
     auto = make_embedder(Settings.from_env())
-    assert auto.measure_bulk is (auto.bulk is not None)  # timed on the first bulk batch where the CPU lists bf16
+    assert auto.measure_bulk is cpu_has_bf16()  # timed once per machine where the CPU lists bf16
+    assert auto.bulk.bf16 is cpu_has_bf16()
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_RUNTIME", "torch")
+    assert make_embedder(Settings.from_env()).runtime == "torch"
+    monkeypatch.delenv("ASSISTANT_EMBEDDING_RUNTIME")
     monkeypatch.setenv("ASSISTANT_EMBEDDING_BULK_PRECISION", "fp16")
     with pytest.raises(ConfigError, match="ASSISTANT_EMBEDDING_BULK_PRECISION"):
         Settings.from_env()
@@ -217,8 +257,11 @@ def test_models_prepare_exports_once_per_machine_outside_the_data_dir(runner, tm
     assert "exported" in first.output
     exported = list(cache.glob("*.onnx"))
     assert len(exported) == 1 and exported[0].stat().st_size > 1_000_000
+    assert "converted" in first.output  # the OpenVINO copy for index builds, made at the same time
+    converted = list(cache.glob("*.xml"))
+    assert len(converted) == 1 and converted[0].with_suffix(".bin").stat().st_size > 1_000_000
     again = runner.invoke(cli, ["models", "prepare"], env=env)
-    assert again.exit_code == 0 and again.output.startswith("ready:")
+    assert again.exit_code == 0 and again.output.startswith("ready:") and "converted" not in again.output
     # An index build (any data dir) finds the export there instead of making its own.
     settings = Settings.from_env(environ=env)
     assert make_embedder(settings).onnx_path == exported[0]
