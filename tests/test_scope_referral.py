@@ -120,3 +120,40 @@ def test_scope_examples_are_one_line_strings_and_a_slip_is_reported_with_its_fix
     bad.write_text("off_topic:\n  fr:\n  - Une clause de non-concurrence: elle dure combien ?\n", encoding="utf-8")
     with pytest.raises(ValueError, match="double quotes"):
         load_examples(bad)
+
+
+def test_the_scope_classifier_does_not_swing_when_a_few_phrasings_are_added(tmp_path):
+    """Adding four FAQ phrasings used to move some questions' probabilities by up to 0.16 and flip real
+    questions to refused: the solver stopped early, at a point that depended on its path. Trained to a
+    tight tolerance, the same change moves no probability by more than a hundredth."""
+    import json
+
+    import numpy as np
+
+    from assistant.answer import scope
+    from assistant.config import PROJECT_ROOT
+    from assistant.corpus.loader import load_corpus
+    from assistant.retrieval.embeddings import HashEmbedder
+    from assistant.retrieval.index import retriever_text
+
+    rows = scope.scope_training_rows(load_corpus(PROJECT_ROOT / "corpus"))
+    added = [("Notre agence web voit nos données clients pendant la maintenance : faut-il un contrat ?", "fr",
+              "in_scope", ""),
+             ("Is a notice saying 'by continuing to browse you accept cookies' enough?", "en", "in_scope", ""),
+             ("Un message « en poursuivant la navigation vous acceptez » suffit-il ?", "fr", "in_scope", ""),
+             ("Our IT provider can see our customer data: do we need a written contract?", "en", "in_scope", "")]
+    emb = HashEmbedder(384)
+    probes = [json.loads(line)["q"] for line in
+              (PROJECT_ROOT / "bench" / "eval" / "scope_probes.jsonl").read_text(encoding="utf-8").splitlines()
+              if line.strip()]
+    qvecs = emb.embed_documents([retriever_text(q) for q in probes])
+    probs = []
+    for i, training in enumerate((rows, rows + added)):
+        out = tmp_path / str(i)
+        out.mkdir()
+        scope.fit_scope_classifier(training, emb.embed_documents([retriever_text(r[0]) for r in training]), out)
+        model = scope.ScopeClassifier(out / scope.MODEL_FILE)
+        probs.append(np.array([[model.probabilities(q, v)[c] for c in scope.CLASSES]
+                               for q, v in zip(probes, qvecs, strict=True)]))
+    assert len(probes) >= 50
+    assert np.abs(probs[0] - probs[1]).max() < 0.01  # 0.002 here; 0.021 at the solver's default tolerance

@@ -37,6 +37,7 @@ OFF_TOPIC_THRESHOLD = 0.5
 # The sentence embedding counts half as much as the character and word n-grams: the packaged model
 # is English-first, and on the tuning questions (French mostly) the n-grams separate the classes better.
 EMBEDDING_WEIGHT = 0.5
+TOL = 1e-8  # the solver's tolerance: see fit_scope_classifier
 
 # Prompt-injection and jailbreak attempts: never answered, whatever else the message says.
 INJECTION = re.compile(r"""(
@@ -179,13 +180,17 @@ def fit_scope_classifier(rows: list[tuple[str, str, str, str]], embeddings: np.n
         v.fit(texts)
     X = _features(vecs, texts, embeddings)
     y = np.array([CLASSES.index(r[2]) for r in rows])
-    model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+    # Solved to a tight tolerance: at lbfgs's default (1e-4) the solver stopped after 24-46 iterations at a
+    # point that depended on the path, so adding four FAQ phrasings moved some questions' probabilities
+    # by up to 0.16 and flipped 4 of 513 tuning verdicts; at 1e-8 (about 100 iterations) by 0.01 at most,
+    # and none flipped.
+    model = LogisticRegression(C=C, max_iter=3000, tol=TOL, class_weight="balanced")
     model.fit(X, y)
     abusive = [i for i, r in enumerate(rows) if r[2] == "abusive"]
     categories = sorted({rows[i][3] for i in abusive})
     cat_model = None
     if len(categories) > 1:
-        cat_model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        cat_model = LogisticRegression(C=C, max_iter=3000, tol=TOL, class_weight="balanced")
         cat_model.fit(X[abusive], [categories.index(rows[i][3]) for i in abusive])
     joblib.dump({"vectorizers": vecs, "model": model, "categories": categories, "category_model": cat_model},
                 out_dir / MODEL_FILE)
