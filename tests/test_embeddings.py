@@ -145,6 +145,12 @@ def test_openvino_bulk_embedding_gives_the_vectors_questions_are_compared_with(m
     assert (bf16 * fp32).sum(axis=1).min() > 0.999
     assert np.array_equal(bf16, ov16.embed_documents(texts))
     assert ov16.embed_documents([]).shape[0] == 0
+    # A text's vector does not depend on what it is embedded with: one more example in a build leaves
+    # every other vector, and so the ranker trained on them, exactly as it was.
+    spread = [f"Question {k} sur le registre des traitements : " + "données clients " * k for k in range(1, 80)]
+    alone = ov16.embed_documents(spread)
+    mates = [*spread[::3], "Une phrase de plus, bien plus longue que les autres, pour changer les lots. " * 9]
+    assert np.array_equal(ov16.embed_documents(mates)[:-1], alone[::3])
 
 
 class _Bulk:

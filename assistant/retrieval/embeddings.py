@@ -427,6 +427,7 @@ def _graph_class():
 
 
 OV_EXPORT = "ov1"  # in the OpenVINO files' names: a new conversion gets new files
+PAD_TO = 8  # tokens: each text is padded to its length rounded up to this (see OpenVinoEmbedder.embed_documents)
 
 
 def openvino_available() -> bool:
@@ -519,7 +520,6 @@ class OpenVinoEmbedder:
                         export_openvino(self.model_path, self.ir_path)
                     tok = Tokenizer.from_file(str(Path(self.model_path) / "tokenizer.json"))
                     tok.enable_truncation(max_length=self.max_tokens)
-                    tok.enable_padding(pad_id=0, pad_token="[PAD]")
                     streams = self.threads or _cores()
                     core = ov.Core()
                     compiled = core.compile_model(core.read_model(str(self.ir_path)), "CPU", {
@@ -538,6 +538,13 @@ class OpenVinoEmbedder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors, one row per text, in order.
 
+        A text's vector depends on the padded length of its batch: OpenVINO's kernels accumulate in a
+        different order for some lengths (seen: 12-15 against 16-32 tokens, 100-110 against 127-256), so
+        a text batched with longer texts came out up to 8e-4 different. Every text is therefore padded to
+        its own length rounded up to ``PAD_TO`` tokens and batched only with texts of that same length:
+        its vector is the same whatever else is embedded with it (a build with one more example
+        leaves every other vector, hence the ranker's training, unchanged).
+
         One inference request per stream, started in turn and collected oldest first by this thread (no
         completion callbacks: a callback needs the interpreter lock that a blocked start holds, which
         was seen to hang)."""
@@ -546,7 +553,18 @@ class OpenVinoEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         compiled, tok = self._load()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encoded = tok.encode_batch(texts)
+        lengths = [min(sum(e.attention_mask), self.max_tokens) for e in encoded]
+        padded = [min(-(-n // PAD_TO) * PAD_TO, max(self.max_tokens, n)) for n in lengths]
+        order = sorted(range(len(texts)), key=lambda i: (padded[i], lengths[i], i))
+        batches, current = [], []
+        for i in order:
+            if current and (len(current) == self.batch_size or padded[current[0]] != padded[i]):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
         out: np.ndarray | None = None
         idle = [compiled.create_infer_request() for _ in range(self._streams)]
         running: deque = deque()
@@ -563,17 +581,20 @@ class OpenVinoEmbedder:
             out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
             idle.append(request)
 
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            enc = tok.encode_batch([texts[i] for i in idx])
-            feed = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+        for idx in batches:
+            width = padded[idx[0]]
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(idx):
+                n = lengths[i]
+                ids[row, :n] = encoded[i].ids[:n]
+                mask[row, :n] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             if not idle:
                 collect()
             request = idle.pop()
             request.start_async({name: feed[name] for name in self._names})
-            running.append((request, idx, feed["attention_mask"]))
+            running.append((request, idx, mask))
         while running:
             collect()
         return out
