@@ -184,3 +184,20 @@ def test_chunk_stems_primed_from_the_lexical_index_are_the_analysis_of_the_text(
             "en": [("e1", "Retention of candidates' data after recruitment")]}
     rerank.prime_chunk_stems({lang: BM25Index.build(lang, items) for lang, items in docs.items()})
     assert rerank._STEMS == {cid: set(analyze(text, lang)) for lang, items in docs.items() for cid, text in items}
+
+
+def test_ranker_features_do_not_depend_on_string_hashing():
+    """Feature sums run over sets of stems, whose order changes with each process's string hashing: two
+    builds of the same corpus trained rankers that differed in their last digits. The sums are exact now."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from assistant.retrieval.rerank import FeatureSpace\n"
+            "words = [f'mot{i}' for i in range(60)]\n"
+            "f = FeatureSpace.__new__(FeatureSpace)\n"
+            "f.idf = {'fr': {w: 1 / (i + 3) for i, w in enumerate(words)}}\n"
+            "print(repr(f.coverage(words, set(words[::2]), 'fr')))")
+    outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True, check=True).stdout for seed in range(1, 7)}
+    assert len(outs) == 1

@@ -88,9 +88,12 @@ class FeatureSpace:
     def coverage(self, stems: list[str], text_stems: set[str], lang: str) -> float:
         """IDF-weighted share of the question's stems found in a text."""
         idf = self.idf.get(lang, {})
+        # math.fsum: exact, so independent of the set's iteration order (which changes with every
+        # process's string hashing): a plain sum let two builds of the same corpus train rankers that
+        # differed in their last digits.
         weights = {s: idf.get(s, 1.0) for s in set(stems)}
-        total = sum(weights.values())
-        return sum(w for s, w in weights.items() if s in text_stems) / total if total else 0.0
+        total = math.fsum(weights.values())
+        return math.fsum(w for s, w in weights.items() if s in text_stems) / total if total else 0.0
 
     def matrix(self, ctx: QueryContext, cands: list[Candidate], dense_sims: np.ndarray | None,
                key_sims: np.ndarray | None) -> np.ndarray:
@@ -163,9 +166,9 @@ class FeatureSpace:
             if self.key_langs[r] != ctx.lang or self.key_texts[r] == ctx.mask_key:
                 continue
             k = self.key_stems[r]
-            common = sum(idf.get(s, 1.0) for s in q & k)
+            common = math.fsum(idf.get(s, 1.0) for s in q & k)  # fsum: see coverage
             if common:
-                total = sum(idf.get(s, 1.0) for s in q) + sum(idf.get(s, 1.0) for s in k)
+                total = math.fsum(idf.get(s, 1.0) for s in q) + math.fsum(idf.get(s, 1.0) for s in k)
                 best = max(best, 2 * common / total)
         return best
 
