@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import ConfigError
+from .parallel import cpu_count
 from .text import tokens
 
 
@@ -298,8 +299,9 @@ class OnnxEmbedder:
             self._remember(self.bulk_choice)
         if not keep:
             self.bulk = self.fallback
-        self.bulk_choice = {**self.bulk_choice, **{k: v for k, v in _choice_record(self.bulk).items()
-                                                   if k == "runtime"}}
+        runtime = _choice_record(self.bulk).get("runtime")
+        if runtime:
+            self.bulk_choice = {**self.bulk_choice, "runtime": runtime}
 
     def prepare_bulk(self, texts: list[str]) -> dict:
         """Make (or read) this machine's bulk precision choice now, timed on ``texts`` (`models prepare`)."""
@@ -339,9 +341,7 @@ class OnnxEmbedder:
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
             types = np.array([e.type_ids for e in enc], dtype=np.int64)
             hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-            m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            pooled = mean_pool(hidden, mask)
             for i, v in zip(idx, pooled, strict=True):
                 out[i] = v
         return np.stack(out).astype(np.float32)
@@ -364,22 +364,13 @@ def export_onnx(model_path: str, target: Path) -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
-    from sentence_transformers import SentenceTransformer
 
     try:
         import onnx  # noqa: F401  (torch's exporter writes the graph with it)
     except ImportError as e:
         raise ConfigError("exporting the embedding model to ONNX needs the `onnx` package: "
                           "`pip install onnx` (it is a dependency of gdpr-assistant)") from e
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    st = SentenceTransformer(model_path, device="cpu")
-    pooling = getattr(st[1], "pooling_mode_mean_tokens", True) if len(st) > 1 else True
-    if not pooling:
-        raise ConfigError(f"{model_path}: the ONNX runtime supports mean pooling only; "
-                          "set ASSISTANT_EMBEDDING_RUNTIME=torch for this model")
-    transformer = st[0].auto_model.eval()
+    transformer = _mean_pooled_transformer(model_path)
     if hasattr(transformer, "set_attn_implementation"):
         try:  # the optimizer recognises the attention of the plain (eager) implementation, not SDPA's
             transformer.set_attn_implementation("eager")
@@ -408,6 +399,22 @@ def export_onnx(model_path: str, target: Path) -> Path:
         tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file behind
         fused.unlink(missing_ok=True)
     return target
+
+
+def _mean_pooled_transformer(model_path: str):
+    """The model's transformer (eval mode), for an export that pools with ``mean_pool``: a model that
+    pools otherwise stops with the setting that still serves it."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    st = SentenceTransformer(model_path, device="cpu")
+    if len(st) > 1 and not getattr(st[1], "pooling_mode_mean_tokens", True):
+        raise ConfigError(f"{model_path}: the ONNX and OpenVINO runtimes support mean pooling only; "
+                          "set ASSISTANT_EMBEDDING_RUNTIME=torch for this model")
+    return st[0].auto_model.eval()
 
 
 def _graph_class():
@@ -442,20 +449,10 @@ def export_openvino(model_path: str, target: Path) -> Path:
     """Convert the model's transformer to OpenVINO's format (``target``, an .xml beside its .bin), once per
     machine and model, from the torch model (OpenVINO fuses its own graph: about 15 % faster than reading
     the ONNX export). Weights stay in float32; written atomically (the .bin first, then the .xml)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import openvino as ov
     import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
-    st = SentenceTransformer(model_path, device="cpu")
-    pooling = getattr(st[1], "pooling_mode_mean_tokens", True) if len(st) > 1 else True
-    if not pooling:
-        raise ConfigError(f"{model_path}: bulk embedding with OpenVINO supports mean pooling only; "
-                          "set ASSISTANT_EMBEDDING_RUNTIME=torch for this model")
-    graph = _graph_class()(st[0].auto_model.eval())
+    graph = _graph_class()(_mean_pooled_transformer(model_path))
     sample = torch.ones((2, 16), dtype=torch.int64)
     example = {"input_ids": sample, "attention_mask": sample, "token_type_ids": torch.zeros_like(sample)}
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -520,7 +517,8 @@ class OpenVinoEmbedder:
                         export_openvino(self.model_path, self.ir_path)
                     tok = Tokenizer.from_file(str(Path(self.model_path) / "tokenizer.json"))
                     tok.enable_truncation(max_length=self.max_tokens)
-                    streams = self.threads or _cores()
+                    tok.no_padding()  # padded here, per text (see embed_documents), whatever tokenizer.json says
+                    streams = self.threads or cpu_count()
                     core = ov.Core()
                     compiled = core.compile_model(core.read_model(str(self.ir_path)), "CPU", {
                         "INFERENCE_PRECISION_HINT": "bf16" if self.bf16 else "f32",
@@ -554,8 +552,8 @@ class OpenVinoEmbedder:
             return np.zeros((0, 0), dtype=np.float32)
         compiled, tok = self._load()
         encoded = tok.encode_batch(texts)
-        lengths = [min(sum(e.attention_mask), self.max_tokens) for e in encoded]
-        padded = [min(-(-n // PAD_TO) * PAD_TO, max(self.max_tokens, n)) for n in lengths]
+        lengths = [sum(e.attention_mask) for e in encoded]  # real tokens, truncated to max_tokens
+        padded = [min(-(-n // PAD_TO) * PAD_TO, self.max_tokens) for n in lengths]
         order = sorted(range(len(texts)), key=lambda i: (padded[i], lengths[i], i))
         batches, current = [], []
         for i in order:
@@ -573,12 +571,10 @@ class OpenVinoEmbedder:
             nonlocal out
             request, idx, mask = running.popleft()
             request.wait()
-            hidden = request.get_output_tensor(0).data
-            m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            pooled = mean_pool(request.get_output_tensor(0).data, mask)
             if out is None:
                 out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[idx] = pooled
             idle.append(request)
 
         for idx in batches:
@@ -604,11 +600,12 @@ class OpenVinoEmbedder:
         return self.embed_documents([text])[0]
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The model's sentence vectors from its last hidden state: the mean over real (unmasked) tokens,
+    L2-normalised, as the model's sentence-transformers modules compute it."""
+    m = mask[..., None].astype(np.float32)
+    pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+    return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
 def _fuse(plain: Path, fused: Path, config) -> bool:
@@ -632,8 +629,7 @@ def _fuse(plain: Path, fused: Path, config) -> bool:
                for p in (plain, fused)]
     except Exception:  # noqa: BLE001 - an optimizer that fails keeps the plain graph, which works
         return False
-    pooled = [(o * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True) for o in out]
-    pooled = [p / np.linalg.norm(p, axis=1, keepdims=True) for p in pooled]
+    pooled = [mean_pool(o, mask) for o in out]
     return bool((pooled[0] * pooled[1]).sum(axis=1).min() > 0.99999)
 
 
