@@ -28,6 +28,10 @@ Usage: python bench/eval/split.py            (all.jsonl -> tune.jsonl, report.js
                                               50 items (28 gdpr, 8 traps, 7 off-topic, 7 abusive), written at the
                                               start of the seventh session by a helper who saw neither the
                                               corpus nor any other set)
+       python bench/eval/split.py fresh8     (fresh8.jsonl -> fresh8_tune.jsonl, fresh8_report.jsonl: a ninth set,
+                                              50 items (28 gdpr, 8 traps, 7 off-topic, 7 abusive), written at the
+                                              start of the eighth session by a helper who saw neither the
+                                              corpus nor any other set)
 """
 
 from __future__ import annotations
