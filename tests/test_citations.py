@@ -236,6 +236,26 @@ def test_an_article_misnamed_in_a_claimed_deadline_points_to_the_deadlines_artic
     assert "Droit à l'effacement" in first and "relève de l'art. 12." in first, first
 
 
+def test_an_article_given_a_subject_is_corrected_towards_the_article_with_that_title():
+    """"Under article 17 of the GDPR on the right of access": the visitor says which right they mean, so the
+    correction names Art. 15, even when the best-covering source is the employee-file item (art. 5)."""
+    hits = faq_hits((5, "Le dossier du salarié ne contient que les données utiles à la relation de travail.",
+                     "Que peut contenir le dossier personnel d'un salarié ?", 0.6),
+                    (15, "Oui, les notes rédigées sur une personne lui sont communiquées.",
+                     "Faut-il communiquer les notes internes lors d'une demande d'accès ?", 0.3))
+    articles = [chunk(2 + i, "gdpr_article", n, "Texte.", title=f"Article {n} – {t}", doc_id=f"gdpr-fr-art-{n}")
+                for i, (n, t) in enumerate(((5, "Principes relatifs au traitement des données à caractère personnel"),
+                                            (15, "Droit d'accès de la personne concernée"),
+                                            (17, "Droit à l'effacement («droit à l'oubli»)")))]
+    q = ("Un salarié me réclame une copie de tout son dossier perso 'en vertu de l'article 17 du RGPD sur le droit "
+         "d'accès'. Je dois tout lui donner ?")
+    first = composer_for(hits, extra=articles).compose(q, analyze_question(q), "fr", hits).text.split("\n")[0]
+    assert "Droit à l'effacement" in first and "relève de l'art. 15." in first, first
+    q = "Un salarié réclame une copie de son dossier perso en vertu de l'article 17, je dois tout lui donner ?"
+    first = composer_for(hits, extra=articles).compose(q, analyze_question(q), "fr", hits).text.split("\n")[0]
+    assert "relève de l'art. 15." not in first  # no subject stated: the sources decide, as before
+
+
 def test_an_article_named_for_its_own_topic_is_not_corrected():
     """"Article 30 requires a register": right, even when the top three sources are about other articles."""
     hits = [Hit(chunk(0, "faq", 2, "Oui, le RGPD s'applique aussi aux associations.",

@@ -90,6 +90,7 @@ FRAGMENT = re.compile(r"^(when|whenever|where|as\s+(a|an|soon|long)\b|to\s+(cert
 ANAPHORA = re.compile(r"^\W*(ce|cet|cette|ces|cela|ceci|celui|celle|ceux|celles|elle|elles|ils|this|that|these|those|"
                       r"it|they|such)\b", re.I)
 CLAUSE_BREAK = re.compile(r"[:;?!…()]|\.\s|,\s")  # a claim is checked clause by clause
+STATED_SUBJECT = 0.75  # share of the subject a visitor gives an article ("article 17 on access") an article's title must hold
 CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question must contain to name its topic
 # Words of a claim that say who claims it, not what it is about ("mon associé dit que l'article 17...").
 CLAIM_WORDS = "RGPD GDPR article dit disent affirme selon says say told read lu entendu"
@@ -519,6 +520,9 @@ class Composer:
         named = [n for n in info.articles if 1 <= n <= 99]
         if not named:
             return None
+        stated = self._stated_subject_article(question, named[0], lang)
+        if stated is not None:
+            return stated
         # The clause that names the article: "l'article 30 oblige à faire une AIPD pour chaque fichier".
         claim = next((x for x in CLAUSE_BREAK.split(question) if re.search(rf"\b{named[0]}\b", x)), "")
         stems = set(analyze(re.sub(r"\d+", " ", claim), lang)) - set(analyze(CLAIM_WORDS, lang))
@@ -532,6 +536,24 @@ class Composer:
             if rel > best_rel:
                 best, best_rel = article, rel
         return best
+
+    def _stated_subject_article(self, question: str, named: int, lang: str) -> int | None:
+        """The article whose title is the subject the visitor gives the named article ("l'article 17 sur le
+        droit d'accès" -> 15, "Article 35 on records of processing" -> 30): the only article whose title
+        holds all of that subject's (weighted) words, or nearly all; None when no subject is stated."""
+        m = re.search(rf"\b(?:article|art)\.?\s*{named}\b(?:\s+(?:du\s+rgpd|de\s+la\s+loi|of\s+the\s+gdpr|gdpr|rgpd))?"
+                      rf"\s*,?\s+(?:qui\s+porte\s+sur|portant\s+sur|relatif\s+aux?|relative\s+aux?|concernant|sur|"
+                      rf"about|on|regarding|concerning)\s+([^,;:.?!()\"«»]+)", fold(question))
+        if not m:
+            return None
+        subject = set(analyze(" ".join(m.group(1).split()[:6]), lang)) - set(analyze(CLAIM_WORDS, lang))
+        if not subject:
+            return None
+        scored = sorted(((self.relevance(subject, title, lang), n) for n, title in self.titles[lang].items()),
+                        reverse=True)
+        if not scored or scored[0][0] < STATED_SUBJECT or (len(scored) > 1 and scored[1][0] >= scored[0][0]):
+            return None
+        return scored[0][1]
 
     def _details(self, hit: Hit, q_stems: set[str], lang: str, keep: int = DETAIL_LINES, said: str = "") -> list[str]:
         """The most relevant lines of the lead source's explanation (FAQ detail, guide rules), less the
