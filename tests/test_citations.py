@@ -341,6 +341,22 @@ def test_a_key_fact_from_another_source_is_its_headline_figure_not_a_special_cas
     assert "20 millions" in head and "20 000 euros" not in head, head
 
 
+def test_a_key_fact_is_not_borrowed_from_a_source_the_ranker_finds_far_less_relevant():
+    """"Laptop stolen: what to do and how fast?" led by the encryption item: the retention item, far down the
+    ranking, must not lend its 3 years as the answer to "how fast"; a close second source may."""
+    lead = chunk(0, "faq", 32, "The CNIL expects encryption for laptops and phones that hold customer files.",
+                 title="Must we encrypt laptops?", lang="en")
+    retention = chunk(1, "faq", 5, "For a customer, data may be used for marketing for up to 3 years after the "
+                      "relationship ends.", title="How long can we keep customer data?", lang="en")
+    q = "A laptop with our customer file was stolen. What do we do and how fast?"
+    far = [Hit(lead, 0.9), Hit(retention, 0.1)]
+    text = composer_for(far).compose(q, analyze_question(q), "en", far).text
+    assert "3 years" not in text.split("\n\n")[0], text
+    close = [Hit(lead, 0.9), Hit(retention, 0.5)]
+    text = composer_for(close).compose(q, analyze_question(q), "en", close).text
+    assert text.startswith("For a customer"), text  # a comparable source still gives its figure first
+
+
 def test_an_undecided_yes_no_keeps_the_source_s_answer_under_its_own_question():
     """Too unsure that the visitor asks the source's question to say Oui/Non for them (a weak match):
     the source's own answer word stays, under the source's own question, instead of being dropped."""

@@ -96,6 +96,9 @@ CLAIM_TOPIC = 0.2  # share of the claim's (weighted) words a source's question m
 CLAIM_WORDS = "RGPD GDPR article dit disent affirme selon says say told read lu entendu"
 CLAIM_DURATION_TOPIC = 0.15  # the same for a claimed duration, over an item's question and direct answer
 LEAD_BONUS = 0.5  # relevance added to a key-fact sentence from a source's direct answer
+# A figure is borrowed from a later source only when the ranker finds it at least this share as relevant as
+# the lead: a stolen laptop's "how fast?" must not be answered with the 3 years prospects' data are kept.
+KEY_FACT_SHARE = 0.2
 # An example figure leads despite "no fixed period" only when it names what the question names: at least
 # this much IDF of question words outside the no-figure sentence and the duration words ("bulletin de
 # paie" 8, "factures" 3.8; "clients" 2.3 is not enough: "customer data" has no single period).
@@ -323,7 +326,7 @@ class Composer:
         best = None
         for h in hits[1:SECOND_SOURCE_DEPTH]:
             c = h.chunk
-            if c.kind not in ("faq", "guide") or c.lang != lang:
+            if c.kind not in ("faq", "guide") or c.lang != lang or h.score < KEY_FACT_SHARE * hits[0].score:
                 continue
             parts = [x for x in self.doc_chunks.get(c.doc_id, [c]) if x.lang == c.lang and
                      not x.section.lower().startswith(("source", "articles li", "related"))]
