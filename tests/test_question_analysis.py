@@ -175,6 +175,10 @@ def test_colloquial_yes_no_questions(question, yesno):
      "Can we still use Google Analytics on our website?", "unknown"),
     ("le analytics c'est legal en france maintenant ou toujours interdit par la cnil ?",
      "Peut-on encore utiliser Google Analytics sur son site ?", "unknown"),
+    ("un client s'oppose a notre prospection. on peut continuer au nom de notre interet legitime ou on doit arreter ?",
+     "Un client s'oppose à la prospection : faut-il arrêter de lui envoyer des offres ?", "unknown"),
+    ("A customer objected to our mailings. Can we keep going on legitimate interest or we must stop?",
+     "A customer objects to marketing: must we stop sending them offers?", "unknown"),
 ])
 def test_polarity_reads_the_clause_that_asks(visitor, source, relation):
     assert polarity.relate(visitor, source) == relation

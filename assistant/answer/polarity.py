@@ -53,6 +53,8 @@ CAUSAL = re.compile(r"[,;]?\s+\b(vu\s+que|parce\s+que|puisque|puisqu|car|etant\s
 # "Do we need consent, or are these cookies exempt?", "c'est légal ou toujours interdit ?": an either-or
 # question gets no bare yes/no.
 ALTERNATIVE = re.compile(r"\b(ou|or)\s+(c.est|est[- ]ce|est[- ]il|est[- ]elle|is|are|do|does|toujours|bien|plutot|rather|"
+                         r"on\s+(?:doit|peut|est|a)|il\s+faut|faut|je\s+(?:dois|peux)|nous\s+(?:devons|pouvons)|"
+                         r"we\s+(?:must|have|need|should|can)|"
                          r"faut[- ]il|doit[- ]on|peut[- ]on|can|must|should|it.?s|it\s+is|ca)\b")
 # "Is that OK?" / "c'est légal ?" after a description asks about the visitor's own practice (all calls
 # recorded, kept forever), not the general case the source answers ("Can we record calls?" -> "Yes,
