@@ -43,6 +43,7 @@ def test_question_types(q, kind, yesno):
 @pytest.mark.parametrize("text,hours", [
     ("72 heures", [72.0]), ("un mois", [730.0]), ("2 ans après le dernier contact", [17520.0]),
     ("within 72 hours or one month", [72.0, 730.0]), ("48h", [48.0]), ("article 33", []), ("20 000 000 €", []),
+    ("we have 7 working days to declare", [168.0]), ("10 business days", [240.0]), ("7 jours ouvrés", [168.0]),
 ])
 def test_durations(text, hours):
     assert durations_in(text) == hours
@@ -125,6 +126,8 @@ def test_misnamed_article_is_pointed_out_only_when_the_sources_disagree():
     ("La CNIL autorise 1 an de conservation des images, non ?", "Les images sont gardées un mois au plus.", "1 an"),
     ("We have 72 hours to notify, right?", "Notify within 72 hours.", None),  # the premise is right
     ("Notre prestataire nous a prévenus 10 jours après, que faire ?", "Notifiez sous 72 heures.", None),  # no claim
+    ("I read that we have 7 working days to declare a lost laptop to the CNIL, right?", "Notify within 72 hours.",
+     "7 working days"),
 ])
 def test_wrong_duration_is_corrected(question, answer, expected):
     c = check_duration(question, analyze_question(question), "fr", answer)

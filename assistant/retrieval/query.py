@@ -92,7 +92,7 @@ ARTICLE_MENTION = re.compile(r"\b(?:art(?:icle)?s?\.?)\s*(\d{1,3})\b(?!\s*(?:du\
 # Figures a question asserts: durations, money, percentages, ages and headcounts.
 DURATION = re.compile(
     r"\b(\d{1,4}|un|une|deux|trois|quatre|cinq|six|sept|huit|dix|douze|quinze|trente|one|two|three|four|five|six|"
-    r"seven|eight|ten|twelve|fifteen|thirty)\s*[- ]?\s*(h|heures?|hours?|hrs?|jours?|days?|semaines?|weeks?|mois|months?|"
+    r"seven|eight|ten|twelve|fifteen|thirty)\s*[- ]?\s*(?:(?:working|business|calendar|clear|full)\s+)?(h|heures?|hours?|hrs?|jours?|days?|semaines?|weeks?|mois|months?|"
     r"ans?|annees?|years?)\b")
 MONEY = re.compile(r"(\d[\d\s.,]*)\s*(k€|m€|millions?|milliards?|billion|million|€|eur|euros?)\b|€\s*(\d[\d.,]*)\s*(m|k|million)?")
 PERCENT = re.compile(r"\b(\d{1,2}(?:[.,]\d)?)\s*(%|pour\s*cent|percent)")
