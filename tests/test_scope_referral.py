@@ -109,6 +109,20 @@ def test_a_request_for_a_dpo_is_recognised_and_nothing_else(q, expected):
     assert asks_for_dpo(q) is expected
 
 
+@pytest.mark.parametrize("q,expected", [
+    ("On cherche un DPO externe pour notre clinique, vous pouvez nous aider ?", True),
+    ("Je cherche un DPO externalisé. Vous avez des noms ?", True),  # the seeking word is in another sentence
+    ("Can you put me in touch with a data protection officer for our startup?", True),
+    ("On paye un logiciel de conformité RGPD et un DPO externalisé. Est-ce déductible et on récupère la TVA ?", False),
+    ("Our outsourced DPO bills us monthly. Can we reclaim the VAT on his fees?", False),
+])
+def test_an_off_topic_question_is_kept_in_scope_only_when_it_seeks_a_dpo(q, expected):
+    """The off-topic verdict is overridden for a request for a DPO, not for a message that mentions one."""
+    from assistant.answer.referral import seeks_dpo
+
+    assert seeks_dpo(q) is expected
+
+
 def test_scope_examples_are_one_line_strings_and_a_slip_is_reported_with_its_fix(tmp_path):
     """An unquoted "question: detail" line is read by YAML as a mapping; four were, and trained as
     "{'...': '...'}". Every bundled example is a string, and such a slip stops the build with the fix."""

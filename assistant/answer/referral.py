@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..retrieval.query import asked_sentence
 from ..retrieval.text import fold
 from ..texts import N_, translate
 
@@ -70,6 +71,14 @@ def asks_for_dpo(question: str) -> bool:
     """True when the visitor asks to be put in touch with a data-protection professional (always in scope)."""
     q = fold(question)
     return bool(INTENT.search(q) and DATA_PROTECTION.search(q))
+
+
+def seeks_dpo(question: str) -> bool:
+    """True when the message asks for a data-protection professional, not merely mentions one: the intent is
+    in the sentence that asks, or a seeking word is there ("on cherche un DPO externe"). "We pay an outsourced
+    DPO: is it tax-deductible?" mentions one and asks about tax."""
+    q = fold(question)
+    return asks_for_dpo(asked_sentence(q)) or (asks_for_dpo(q) and bool(SEEKING.search(q)))
 
 
 def referral_reason(question: str, status: str) -> str | None:

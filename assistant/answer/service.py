@@ -26,7 +26,7 @@ from ..types import Answer, Chunk, Citation, Hit
 from .citations import MARKER, mentioned_articles, verify_answer
 from .composer import Composer, label
 from .conversations import ConversationStore
-from .referral import asks_for_dpo, build_referral
+from .referral import build_referral, seeks_dpo
 from .scope import ScopeClassifier, ScopeDecision, check_rules, fixed_reply
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,9 @@ class AnswerService:
         import numpy as np
 
         decision = self.scope.decide(question, qvec if qvec is not None else np.zeros(self.scope_dim(), np.float32))
-        if decision.verdict == "off_topic" and (context or asks_for_dpo(question)):
-            # A follow-up inherits the topic; a request for a DPO is what the referral is for.
+        if decision.verdict == "off_topic" and (context or seeks_dpo(question)):
+            # A follow-up inherits the topic; a request for a DPO is what the referral is for (a DPO merely
+            # mentioned is not one: "our outsourced DPO's fees, are they tax-deductible?" stays off topic).
             decision = ScopeDecision("in_scope", decision.probabilities)
         return decision, qvec
 
